@@ -82,3 +82,52 @@ def plot_training_curve(history, file_name):
     ax.legend()
     fig.tight_layout()
     save_figure(fig, file_name)
+
+
+def project_to_2d(points, method="pca", seed=0, max_points=2000):
+    """Points (n, L) -> (coordinates (m, 2), indices of the m points used, axis names).
+
+    L = 2: the points themselves. Otherwise PCA (all points) or t-SNE (a seeded
+    subsample of max_points, since it is slow), both from scikit-learn.
+    """
+    n, latent_dim = points.shape
+    if latent_dim == 2:
+        return points, np.arange(n), ("$z_1$", "$z_2$")
+    if latent_dim == 1:
+        return np.column_stack([points[:, 0], np.zeros(n)]), np.arange(n), ("$z_1$", "")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        pca = PCA(n_components=2, random_state=seed).fit(points)
+        share = 100 * pca.explained_variance_ratio_
+        return pca.transform(points), np.arange(n), (
+            "principal component 1 (%.0f%% of variance)" % share[0],
+            "principal component 2 (%.0f%% of variance)" % share[1])
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        used = np.sort(np.random.default_rng(seed).permutation(n)[:max_points])
+        print("Running t-SNE on %d test images (this takes a minute or so)..." % len(used), flush=True)
+        perplexity = min(30.0, (len(used) - 1) / 3.0)
+        coords = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                      random_state=seed).fit_transform(points[used])
+        return coords, used, ("t-SNE 1", "t-SNE 2")
+    raise ValueError("unknown projection %r: use 'pca' or 'tsne'" % method)
+
+
+def plot_latent_space(points, labels, file_name, method="pca", seed=0):
+    """Scatter of posterior means (n, L), coloured by digit label (n,), with a legend."""
+    coords, used, (xlabel, ylabel) = project_to_2d(np.asarray(points), method, seed)
+    labels = np.asarray(labels)[used]
+    colours = plt.get_cmap("tab10")
+    # One scatter in a shuffled order, so that no digit is painted over all the others.
+    order = np.random.default_rng(seed).permutation(len(coords))
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.scatter(coords[order, 0], coords[order, 1], s=3, alpha=0.6, c=colours(labels[order]),
+               rasterized=True)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours(d), label=str(d))
+               for d in range(10)]
+    ax.legend(handles=handles, title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title("Posterior means of %d test images" % len(coords))
+    fig.tight_layout()
+    save_figure(fig, file_name)

@@ -27,6 +27,7 @@ from scipy.special import logsumexp
 
 import data
 import plotting
+import report
 from adam import adam_init, adam_step
 
 DATA_DIM = 784   # 28 x 28 pixels
@@ -78,9 +79,9 @@ def neural_net_predict(params, inputs):
     """
     check_matrix("neural_net_predict", "inputs", inputs, np.shape(params[0][0])[0])
     for W, b in params[:-1]:
-        inputs = relu(np.dot(inputs, W) + b)
+        inputs = relu(inputs @ W + b)
     W, b = params[-1]
-    return np.dot(inputs, W) + b
+    return inputs @ W + b
 
 
 # ---------------------------------------------------------------------------
@@ -110,8 +111,10 @@ def bernoulli_log_prob(targets, logits):
     check_matrix("bernoulli_log_prob", "targets", targets, np.shape(logits)[1])
     # BEGIN SOLUTION
     # log sigma(l) = l - softplus(l) and log(1 - sigma(l)) = -softplus(l), so
-    # log p = x * l - softplus(l); softplus(l) = relu(l) + log(1 + e^-|l|) never overflows.
-    softplus = relu(logits) + np.log1p(np.exp(-np.abs(logits)))
+    # log p = x * l - softplus(l), with softplus(l) = log(1 + e^l) written as
+    # max(l, 0) + log(1 + e^-|l|): e^-|l| <= 1 cannot overflow (-|l| = l - 2 max(l, 0)).
+    positive_part = relu(logits)
+    softplus = positive_part + np.log1p(np.exp(logits - 2 * positive_part))
     return np.sum(targets * logits - softplus, axis=1)
     # END SOLUTION
 
@@ -169,9 +172,19 @@ def unflatten(flat, nets):
     return tuple([(take(W), take(b)) for W, b in net] for net in nets)
 
 
-def negative_elbo(nets, batch):
+def negative_elbo(nets, batch, kl_weight=1.0):
+    """The training loss: minus the ELBO of batch, nets = (gen_params, rec_params).
+
+    kl_weight < 1 is KL warm-up (lecture notes): the KL term weighted by beta,
+    computed from the same Task 1 functions; beta = 1 is the practical's bound.
+    """
     gen_params, rec_params = nets
-    return -vae_lower_bound(gen_params, rec_params, batch)
+    if kl_weight == 1.0:
+        return -vae_lower_bound(gen_params, rec_params, batch)
+    q_means_and_log_stds = neural_net_predict(rec_params, batch)
+    z = sample_latent_variables_from_posterior(q_means_and_log_stds)
+    log_px = bernoulli_log_prob(batch, neural_net_predict(gen_params, z))
+    return -np.mean(log_px - kl_weight * compute_KL(q_means_and_log_stds))
 
 
 # Differentiate with respect to the list of (W, b): autograd's gradient of
@@ -179,14 +192,20 @@ def negative_elbo(nets, batch):
 negative_elbo_and_grad = value_and_grad(negative_elbo)
 
 
+def kl_weight_schedule(epoch, warmup_epochs):
+    """beta for a 1-based epoch: 0, 1/W, ..., (W-1)/W over the first W epochs, then 1."""
+    return 1.0 if warmup_epochs == 0 else min(1.0, (epoch - 1) / warmup_epochs)
+
+
 def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
-                progress=None, stop_requested=lambda: False):
+                progress=None, stop_requested=lambda: False, kl_weight=1.0):
     """One pass over images in a random order, one ADAM step per mini-batch.
 
     theta: flat parameters; like: (gen_params, rec_params) giving their shapes;
     images: (n, D) grey levels, binarised afresh for every batch (section 4);
     rng: numpy Generator for the order and the binarisation.
-    Returns (theta, adam_state, mean train ELBO in nats per image, images seen).
+    kl_weight: beta of KL warm-up (1 = the ELBO).
+    Returns (theta, adam_state, mean train objective in nats per image, images seen).
     Raises TrainingDiverged on a non-finite ELBO or gradient.
     """
     order = rng.permutation(len(images))
@@ -194,7 +213,7 @@ def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
     for start in range(0, len(images), batch_size):
         batch = data.binarise(images[order[start:start + batch_size]], rng)
         # The reported ELBO comes from the same forward pass as the gradient.
-        loss, grads = negative_elbo_and_grad(unflatten(theta, like), batch)
+        loss, grads = negative_elbo_and_grad(unflatten(theta, like), batch, kl_weight)
         grad = flatten(grads)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
             raise TrainingDiverged("the ELBO or its gradient became %s" % loss)
@@ -273,12 +292,48 @@ def interpolate(gen_params, rec_params, image_a, image_b, num_points=25):
 # ---------------------------------------------------------------------------
 # Evaluation
 
-def test_elbo(gen_params, rec_params, images, chunk=2000):
-    """The ELBO (nats per image) over all of images, with the fixed evaluation noise."""
+def elbo_terms(gen_params, rec_params, images, chunk=2000):
+    """The two terms of the ELBO (eq. 11) for each image, with the fixed evaluation
+    noise: (log p(x|z) with z ~ q(z|x), KL(q(z|x) || p(z))), each (n,), in nats."""
+    log_px, kl = [], []
     with seeded_global_rng(EVAL_SEED):
-        total = sum(float(vae_lower_bound(gen_params, rec_params, images[i:i + chunk]))
-                    * len(images[i:i + chunk]) for i in range(0, len(images), chunk))
-    return total / len(images)
+        for i in range(0, len(images), chunk):
+            x = images[i:i + chunk]
+            q_means_and_log_stds = neural_net_predict(rec_params, x)
+            z = sample_latent_variables_from_posterior(q_means_and_log_stds)
+            log_px.append(bernoulli_log_prob(x, neural_net_predict(gen_params, z)))
+            kl.append(compute_KL(q_means_and_log_stds))
+    return onp.concatenate(log_px).astype(onp.float64), onp.concatenate(kl).astype(onp.float64)
+
+
+def test_elbo(gen_params, rec_params, images):
+    """The ELBO in nats per image, averaged over images, with the fixed evaluation noise."""
+    log_px, kl = elbo_terms(gen_params, rec_params, images)
+    return float(onp.mean(log_px - kl))
+
+
+def posterior_means(rec_params, images):
+    """The means of q(z|x): (n, L)."""
+    return onp.split(neural_net_predict(rec_params, images), 2, axis=1)[0]
+
+
+def active_units(means, threshold=0.01):
+    """Latent dimensions whose posterior mean varies across images (variance above
+    threshold, Burda et al., 2016); the others are ignored by the decoder."""
+    return int(onp.sum(onp.var(means, axis=0) > threshold))
+
+
+def latent_manifold(gen_params, grid_size=20):
+    """Decode a grid_size x grid_size grid of z for L = 2, at evenly spaced quantiles
+    of N(0, 1) in each dimension (Kingma & Welling, 2014, fig. 4).
+
+    Returns (z, probabilities): z (grid_size^2, 2), row by row from the top
+    (z_2 descending) and left to right (z_1 ascending); probabilities (grid_size^2, D).
+    """
+    from scipy.stats import norm
+    values = norm.ppf((onp.arange(grid_size) + 0.5) / grid_size)
+    z = onp.array([[z1, z2] for z2 in values[::-1] for z1 in values])
+    return z, sigmoid(neural_net_predict(gen_params, z))
 
 
 def log_importance_weights(gen_params, rec_params, images, num_samples, rng):
@@ -385,9 +440,10 @@ def write_json(path, obj):
     plotting.atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
 
 
-def write_figures(out_dir, gen_params, rec_params, test_images, history):
-    """Task 3's figures and the training curve; the noise is fixed (EVAL_SEED), so a
-    checkpoint always gives the same images."""
+def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, history,
+                  latent_plot="pca"):
+    """Task 3's figures, the training curve, the latent space and (L = 2) the learned
+    manifold. The noise is fixed (EVAL_SEED): a checkpoint always gives the same images."""
     path = lambda name: os.path.join(out_dir, name)  # noqa: E731
     with seeded_global_rng(EVAL_SEED):
         plotting.save_images(generate_from_prior(gen_params, 25), path("samples.png"))
@@ -399,35 +455,57 @@ def write_figures(out_dir, gen_params, rec_params, test_images, history):
             plotting.save_images(frames, path("interpolation_%d.png" % (i + 1)))
     if history:
         plotting.plot_training_curve(history, path("training_curve.png"))
+    plotting.plot_latent_space(posterior_means(rec_params, test_images), test_labels,
+                               path("latent_space.png"), latent_plot, seed=EVAL_SEED)
+    if np.shape(gen_params[0][0])[0] == 2:
+        _, probabilities = latent_manifold(gen_params)
+        plotting.save_images(probabilities, path("latent_manifold.png"), ims_per_row=20)
+    elif os.path.exists(path("latent_manifold.png")):
+        os.remove(path("latent_manifold.png"))  # an earlier run's; report.md must not show it
+
+
+def evaluate(gen_params, rec_params, test_images, iwae_samples, iwae_images):
+    """The test metrics of metrics.json, in nats per image (see README)."""
+    log_px, kl = elbo_terms(gen_params, rec_params, test_images)
+    metrics = {"test_elbo": float(onp.mean(log_px - kl)),
+               "test_reconstruction": float(onp.mean(log_px)), "test_kl": float(onp.mean(kl)),
+               "active_units": active_units(posterior_means(rec_params, test_images)),
+               "test_log_likelihood": None, "iwae_samples": iwae_samples, "iwae_images": iwae_images,
+               "elbo_on_iwae_images": None, "elbo_gap": None}
+    if iwae_samples:
+        print("Estimating log p(x) on %d test images with %d importance samples each"
+              % (iwae_images, iwae_samples), flush=True)
+        log_likelihood = float(onp.mean(iwae_log_likelihood(
+            gen_params, rec_params, test_images[:iwae_images], iwae_samples)))
+        elbo = float(onp.mean(log_px[:iwae_images] - kl[:iwae_images]))
+        metrics.update(test_log_likelihood=log_likelihood, elbo_on_iwae_images=elbo,
+                       elbo_gap=log_likelihood - elbo)
+    return metrics
 
 
 # ---------------------------------------------------------------------------
 # The command line
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise ValueError
-    return value
+def number_type(convert, minimum, what):
+    """An argparse type: convert(text), which must be finite and >= minimum."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError("must be %s, got %r" % (what, text))
+        return value
+    return parse
 
 
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError
-    return value
+positive_int = number_type(int, 1, "a positive integer")
+non_negative_int = number_type(int, 0, "a non-negative integer")
+positive_float = number_type(float, math.ulp(0.0), "a finite number above 0")
 
 
-def positive_float(text):
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError
-    return value
-
-
-positive_int.__name__ = "a positive integer"
-non_negative_int.__name__ = "a non-negative integer"
-positive_float.__name__ = "a finite positive number"
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -440,32 +518,49 @@ def parse_args(argv=None):
     p = ArgumentParser(
         prog="vae.py",
         description="Train the practical's variational auto-encoder on binarised MNIST, then "
-                    "write samples, reconstructions, interpolations, a training curve, metrics "
-                    "and a checkpoint to --out-dir.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--epochs", type=non_negative_int, default=30,
+                    "write samples, reconstructions, interpolations, a training curve, the latent "
+                    "space, metrics, a report and a checkpoint to --out-dir.",
+        epilog="examples:\n"
+               "  python vae.py --epochs 2 --num-train 5000   a quick check (under a minute)\n"
+               "  python vae.py --latent-dim 2                adds latent_manifold.png\n"
+               "  python vae.py --epochs 0 --load results/params.npz\n"
+               "                                              figures and metrics of a saved model",
+        formatter_class=HelpFormatter)
+    p.add_argument("--epochs", type=non_negative_int, default=30, metavar="N",
                    help="passes over the training images; 0 (with --load) only evaluates")
-    p.add_argument("--batch-size", type=positive_int, default=200, help="images per ADAM step")
-    p.add_argument("--learning-rate", type=positive_float, default=0.001, help="ADAM's step size alpha")
-    p.add_argument("--latent-dim", type=positive_int, default=50, help="L, the size of z")
-    p.add_argument("--hidden-units", type=positive_int, default=200, help="units per hidden layer")
-    p.add_argument("--hidden-layers", type=non_negative_int, default=2,
+    p.add_argument("--batch-size", type=positive_int, default=200, metavar="N",
+                   help="images per ADAM step")
+    p.add_argument("--learning-rate", type=positive_float, default=0.001, metavar="ALPHA",
+                   help="ADAM's step size")
+    p.add_argument("--latent-dim", type=positive_int, default=50, metavar="L", help="the size of z")
+    p.add_argument("--hidden-units", type=positive_int, default=200, metavar="H",
+                   help="units per hidden layer")
+    p.add_argument("--hidden-layers", type=non_negative_int, default=2, metavar="N",
                    help="hidden ReLU layers in each network")
-    p.add_argument("--seed", type=non_negative_int, default=0,
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                    help="seeds initialisation, shuffling, binarisation and the sampler's noise")
-    p.add_argument("--num-train", type=positive_int, default=60000,
+    p.add_argument("--num-train", type=positive_int, default=60000, metavar="N",
                    help="train on the first N of the 60,000 training images")
-    p.add_argument("--data-dir", default=data.DEFAULT_DATA_DIR,
-                   help="folder with the four MNIST .gz files")
-    p.add_argument("--out-dir", default="results", help="where figures, metrics and checkpoint go")
-    p.add_argument("--load", metavar="CHECKPOINT",
-                   help="start from this params.npz (its network sizes must match the options)")
-    p.add_argument("--iwae-samples", type=non_negative_int, default=100,
-                   help="K, importance samples per image for the log p(x) estimate; 0 skips it")
-    p.add_argument("--iwae-images", type=positive_int, default=10000,
+    p.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
+                   help="folder with the four MNIST .gz files (default: mnist/ beside vae.py)")
+    p.add_argument("--out-dir", default="results", metavar="DIR",
+                   help="where figures, metrics, report and checkpoint go")
+    p.add_argument("--load", default=argparse.SUPPRESS, metavar="CHECKPOINT",
+                   help="start from this params.npz; the network options must match it "
+                        "(default: train from scratch)")
+    p.add_argument("--iwae-samples", type=non_negative_int, default=100, metavar="K",
+                   help="importance samples per image for the log p(x) estimate; 0 skips it")
+    p.add_argument("--iwae-images", type=positive_int, default=10000, metavar="M",
                    help="how many test images (the first M) the log p(x) estimate uses")
+    p.add_argument("--kl-warmup", type=non_negative_int, default=0, metavar="EPOCHS",
+                   help="KL warm-up: weight the KL term by beta rising linearly from 0 to 1 over "
+                        "this many epochs; 0 trains the practical's ELBO throughout")
+    p.add_argument("--latent-plot", choices=("pca", "tsne"), default="pca",
+                   help="how latent_space.png projects L > 2 dimensions to 2 (t-SNE is slow)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
+    args.data_dir = getattr(args, "data_dir", data.DEFAULT_DATA_DIR)
+    args.load = getattr(args, "load", None)
     if args.num_train > 60000:
         p.error("argument --num-train: MNIST has 60000 training images, got %d" % args.num_train)
     if args.iwae_images > 10000:
@@ -492,22 +587,63 @@ def install_stop_on_interrupt():
     return lambda: bool(requested)
 
 
-def run(args):
+def train(theta, like, train_images, test_images, history, args, checkpoint_path,
+          stop_requested):
+    """Train for args.epochs epochs after those in history, evaluating and saving a
+    checkpoint after each. Returns (theta, interrupted); appends to history."""
     from tqdm import tqdm
 
-    config = {k: v for k, v in vars(args).items()}
-    out_dir = args.out_dir
+    adam_state = adam_init(theta)
+    rng = onp.random.default_rng(args.seed)
+    first = len(history) + 1
+    for epoch in range(first, first + args.epochs):
+        kl_weight = kl_weight_schedule(epoch, args.kl_warmup)
+        progress = tqdm(total=len(train_images), desc="epoch %d/%d" % (epoch, first + args.epochs - 1),
+                        unit="img", disable=args.quiet, leave=False, dynamic_ncols=True)
+        start = time.perf_counter()
+        try:
+            theta, adam_state, train_elbo, seen = train_epoch(
+                theta, adam_state, like, train_images, args.batch_size, args.learning_rate,
+                rng, progress, stop_requested, kl_weight)
+        except TrainingDiverged as e:
+            kept = ("the checkpoint of epoch %d is kept in %s" % (epoch - 1, checkpoint_path)
+                    if epoch > first else "no checkpoint was written")
+            raise UserError("training diverged in epoch %d: %s; %s. Try a smaller "
+                            "--learning-rate (e.g. %g)" % (epoch, e, kept, args.learning_rate / 10)) from None
+        finally:
+            progress.close()
+        seconds = time.perf_counter() - start
+        # Copies: theta's views would change with the next step.
+        gen_params, rec_params = unflatten(theta.copy(), like)
+        entry = {"epoch": epoch, "train_elbo": train_elbo,
+                 "test_elbo": test_elbo(gen_params, rec_params, test_images), "seconds": seconds}
+        if args.kl_warmup:
+            entry["kl_weight"] = kl_weight
+        if seen < len(train_images):
+            entry["images_seen"] = seen
+        history.append(entry)
+        print("epoch %3d  train ELBO %8.2f  test ELBO %8.2f  (%.1f s)%s"
+              % (epoch, train_elbo, entry["test_elbo"], seconds,
+                 "  beta %.2f" % kl_weight if args.kl_warmup else ""), flush=True)
+        save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history)
+        if stop_requested():
+            return theta, True
+    return theta, False
+
+
+def run(args):
     gen_sizes, rec_sizes = layer_sizes(args.latent_dim, args.hidden_units, args.hidden_layers)
     try:
-        os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(args.out_dir, exist_ok=True)
     except OSError as e:
-        raise UserError("cannot create the output folder %s (%s)" % (out_dir, e.strerror)) from None
-    checkpoint_path = os.path.join(out_dir, "params.npz")
+        raise UserError("cannot create the output folder %s (%s)" % (args.out_dir, e.strerror)) from None
+    checkpoint_path = os.path.join(args.out_dir, "params.npz")
 
     print("Loading MNIST from %s" % args.data_dir, flush=True)
-    _, train_images, _, test_images, _ = data.load_mnist(args.data_dir)
+    _, train_images, _, test_images, test_labels = data.load_mnist(args.data_dir)
     train_images = train_images[:args.num_train]
     test_images = data.binarised_test_images(test_images)
+    test_labels = onp.argmax(test_labels, axis=1)
 
     npr.seed(args.seed)
     if args.load:
@@ -515,68 +651,30 @@ def run(args):
         history = meta.get("history", [])
         print("Loaded %s (%d epochs of training)" % (args.load, len(history)))
     else:
-        gen_params = init_net_params(gen_sizes)
-        rec_params = init_net_params(rec_sizes)
+        gen_params, rec_params = init_net_params(gen_sizes), init_net_params(rec_sizes)
         history = []
     like = (gen_params, rec_params)
-    theta = flatten(like).astype(onp.float32)
-    adam_state = adam_init(theta)
-    rng = onp.random.default_rng(args.seed)
-
     stop_requested = install_stop_on_interrupt()
-    interrupted = False
-    first_epoch = len(history) + 1
-    for epoch in range(first_epoch, first_epoch + args.epochs):
-        progress = tqdm(total=len(train_images), desc="epoch %d/%d" % (epoch, first_epoch + args.epochs - 1),
-                        unit="img", disable=args.quiet, leave=False, dynamic_ncols=True)
-        start = time.perf_counter()
-        try:
-            theta, adam_state, train_elbo, seen = train_epoch(
-                theta, adam_state, like, train_images, args.batch_size, args.learning_rate,
-                rng, progress, stop_requested)
-        except TrainingDiverged as e:
-            progress.close()
-            kept = ("the checkpoint of epoch %d is kept in %s" % (epoch - 1, checkpoint_path)
-                    if epoch > first_epoch else "no checkpoint was written")
-            raise UserError("training diverged in epoch %d: %s; %s. Try a smaller "
-                            "--learning-rate (e.g. %g)" % (epoch, e, kept, args.learning_rate / 10)) from None
-        seconds = time.perf_counter() - start
-        progress.close()
-        gen_params, rec_params = unflatten(theta, like)
-        entry = {"epoch": epoch, "train_elbo": train_elbo,
-                 "test_elbo": test_elbo(gen_params, rec_params, test_images), "seconds": seconds}
-        if seen < len(train_images):
-            interrupted = True
-            entry["images_seen"] = seen
-        history.append(entry)
-        print("epoch %3d  train ELBO %8.2f  test ELBO %8.2f  (%.1f s)"
-              % (epoch, entry["train_elbo"], entry["test_elbo"], seconds), flush=True)
-        # Copies: theta's views change with the next step.
-        gen_params, rec_params = unflatten(theta.copy(), like)
-        save_checkpoint(checkpoint_path, gen_params, rec_params, config, history)
-        if interrupted:
-            break
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        theta, interrupted = train(flatten(like).astype(onp.float32), like, train_images,
+                                   test_images, history, args, checkpoint_path, stop_requested)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    gen_params, rec_params = unflatten(theta.copy(), like)
-    final_test_elbo = history[-1]["test_elbo"] if args.epochs else test_elbo(gen_params, rec_params, test_images)
-    write_figures(out_dir, gen_params, rec_params, test_images, history)
-    log_likelihood = None
-    if args.iwae_samples:
-        print("Estimating log p(x) on %d test images with %d importance samples each"
-              % (args.iwae_images, args.iwae_samples), flush=True)
-        log_likelihood = float(onp.mean(iwae_log_likelihood(
-            gen_params, rec_params, test_images[:args.iwae_images], args.iwae_samples)))
-    metrics = {"config": config, "history": history, "test_elbo": final_test_elbo,
-               "test_log_likelihood": log_likelihood,
-               "iwae_samples": args.iwae_samples, "iwae_images": args.iwae_images}
+    gen_params, rec_params = unflatten(theta, like)
+    write_figures(args.out_dir, gen_params, rec_params, test_images, test_labels, history,
+                  args.latent_plot)
+    metrics = {"config": vars(args), "history": history}
+    metrics.update(evaluate(gen_params, rec_params, test_images, args.iwae_samples, args.iwae_images))
     if interrupted:
         metrics["interrupted"] = True
-    write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    save_checkpoint(checkpoint_path, gen_params, rec_params, config, history)
+    write_json(os.path.join(args.out_dir, "metrics.json"), metrics)
+    report.write_report(args.out_dir, metrics)
+    save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history)
     print("test ELBO %.2f nats%s; outputs in %s"
-          % (final_test_elbo, "" if log_likelihood is None else
-             ", log p(x) >= %.2f nats (K = %d)" % (log_likelihood, args.iwae_samples), out_dir))
+          % (metrics["test_elbo"], "" if metrics["test_log_likelihood"] is None else
+             ", log p(x) >= %.2f nats (K = %d)" % (metrics["test_log_likelihood"], args.iwae_samples),
+             args.out_dir))
     return 0
 
 
@@ -586,6 +684,9 @@ def main(argv=None):
         return run(args)
     except (UserError, data.DataError) as e:
         print("vae.py: error: %s" % e, file=sys.stderr)
+        return 1
+    except OSError as e:  # e.g. a full disk or a read-only --out-dir
+        print("vae.py: error: %s: %s" % (e.strerror or e, e.filename or ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vae.py: aborted; files already written are complete.", file=sys.stderr)

@@ -55,19 +55,16 @@ def image_grid(images, ims_per_row=5, padding=2, pad_value=1.0):
     return grid
 
 
-def save_images(images, file_name, ims_per_row=5, vmin=0.0, vmax=1.0, cmap="binary", scale=1.0):
+def save_images(images, file_name, ims_per_row=5, vmin=0.0, vmax=1.0, cmap="binary", scale=3):
     """Write a grid of 28x28 images to a PNG file.
 
     images: (n, 784), pixel values between vmin and vmax (ink dark on white).
-    ims_per_row: images across; rows as many as needed. scale: inches per image / 0.5.
+    ims_per_row: images across; rows as many as needed. scale: screen pixels per
+    image pixel, so the PNG is exactly scale * (30 * ims_per_row + 2) pixels wide.
     """
     grid = image_grid(images, ims_per_row, pad_value=vmin)
-    height, width = grid.shape
-    fig = plt.figure(figsize=(scale * width / 60.0, scale * height / 60.0))
-    ax = fig.add_axes([0, 0, 1, 1])
-    ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_axis_off()
-    save_figure(fig, file_name)
+    grid = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
+    atomic_write(file_name, lambda f: plt.imsave(f, grid, cmap=cmap, vmin=vmin, vmax=vmax, format="png"))
 
 
 def plot_training_curve(history, file_name):

@@ -59,6 +59,59 @@ def peer(args):
     return [e["epoch_seconds"] for e in epochs], peak
 
 
+def breakdown(args):
+    """In this process: seconds for one epoch of (a) the real training step, (b) the
+    same step differentiating with respect to one flat parameter vector (the original
+    handout's way), (c) the matrix products of that epoch alone."""
+    sys.path.insert(0, os.path.join(HERE, ".."))
+    import numpy as np
+    from autograd import grad
+    from autograd.misc import flatten as autograd_flatten
+    import data
+    import vae
+    from adam import adam_init, adam_step
+
+    _, images, _, _, _ = data.load_mnist()
+    images = images[:args.num_train]
+    sizes = vae.layer_sizes(50, 200, 2)
+    vae.npr.seed(0)
+    like = tuple([(W.astype(np.float32), b.astype(np.float32)) for W, b in vae.init_net_params(s)]
+                 for s in sizes)
+    theta = vae.flatten(like)
+    results = {}
+
+    start = time.perf_counter()
+    vae.train_epoch(theta, adam_init(theta), like, images, args.batch_size, 1e-3,
+                    np.random.default_rng(0))
+    results["list of (W, b), flat for ADAM (the code)"] = time.perf_counter() - start
+
+    flat, unflatten_params = autograd_flatten(like)
+    flat_grad = grad(lambda p, x: vae.negative_elbo(unflatten_params(p), x))
+    state, rng = adam_init(flat), np.random.default_rng(0)
+    start = time.perf_counter()
+    for i in range(0, len(images), args.batch_size):
+        batch = data.binarise(images[i:i + args.batch_size], rng)
+        flat, state = adam_step(flat, flat_grad(flat, batch), state)
+    results["one flat parameter vector"] = time.perf_counter() - start
+
+    x = data.binarise(images[:args.batch_size], rng)
+    start = time.perf_counter()
+    for _ in range(0, len(images), args.batch_size):
+        encoder = [x]
+        for W, _ in like[1]:
+            encoder.append(encoder[-1] @ W)
+        decoder = [encoder[-1][:, :50]]
+        for W, _ in like[0]:
+            decoder.append(decoder[-1] @ W)
+        for net, acts in ((like[1], encoder), (like[0], decoder)):
+            for i, (W, _) in enumerate(net):
+                acts[i].T @ acts[i + 1]              # the gradient of W
+                if acts[i] is not x:
+                    acts[i + 1] @ W.T                # the gradient of the layer's input
+    results["matrix products alone"] = time.perf_counter() - start
+    return {k: round(v * len(images) / args.num_train, 2) for k, v in results.items()}
+
+
 def summary(epoch_seconds, num_train, peak_mb=None):
     best = min(epoch_seconds)
     out = {"seconds_per_epoch_best": round(best, 3),
@@ -77,12 +130,18 @@ def main():
     p.add_argument("--num-train", type=int, default=60000)
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--peer", help="path to torch_peer.py, to run alternately with ours")
+    p.add_argument("--breakdown", action="store_true",
+                   help="instead: seconds per epoch of the training step, of the same step "
+                        "differentiated through one flat vector, and of its matrix products alone")
     p.add_argument("--full", action="store_true",
                    help="instead: time the whole default `python vae.py` (30 epochs, figures, "
                         "IWAE) once, with its peak memory; extra vae.py options may follow --")
     args, extra = p.parse_known_args()
     extra = [a for a in extra if a != "--"]
 
+    if args.breakdown:
+        print(json.dumps({"num_train": args.num_train, "seconds_per_epoch": breakdown(args)}, indent=1))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.full:
             command = [sys.executable, VAE, "--quiet", "--out-dir", tmp] + extra

@@ -1,0 +1,223 @@
+"""Task 1: the lower bound (vae.py). Points: points.json.
+
+The submission's functions run in a worker process; inputs, noise and expected
+outputs come from tests/reference/ (written by tools/make_reference.py).
+"""
+import numpy as np
+import pytest
+
+import grading_harness as gh
+
+SAMPLE = "sample_latent_variables_from_posterior(encoder_output)"
+
+
+def rows_hint(expected, obtained):
+    if len(obtained) == 0:
+        return "return one value per image (row), not a single number: sum over axis 1 only"
+    if len(obtained) == 2 and obtained[0] == expected[0]:
+        if obtained[1] == 1:
+            return "return shape (batch,), not (batch, 1): no keepdims"
+        return "sum over the pixels (axis 1): one value per image"
+    return None
+
+
+def sample_shape_hint(expected, obtained):
+    if len(obtained) == 2 and obtained[0] == expected[0] and obtained[1] == 2 * expected[1]:
+        return ("z has L columns, half as many as the encoder output (its first half holds the "
+                "means, its second half the log standard deviations)")
+    if len(obtained) == 1 and obtained[0] == expected[1]:
+        return "one z per row of the batch: shape (batch, L)"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Task 1.1: sample_latent_variables_from_posterior
+
+@pytest.mark.parametrize("case", ["small", "mnist"])
+def test_sample_exact_noise(sub, ref, case):
+    """z = mu + sigma * eps with the stored noise eps, drawn by any call style of numpy's global RNG."""
+    c = ref.case("sample_" + case)
+    gh.check_result(gh.run_case(sub, c), c, shape_hint=sample_shape_hint)
+
+
+MU = np.array([0.5, -1.0, 2.0])
+SIGMA = np.array([2.0, 0.5, 1.0])
+
+
+def test_sample_statistics(sub):
+    """Over 20000 rows with the same mean and standard deviation: the sample mean and standard
+    deviation of z match, and z's components are uncorrelated (real random numbers)."""
+    n = 20000
+    encoder_output = np.tile(np.concatenate([MU, np.log(SIGMA)]), (n, 1))
+    what = SAMPLE + " on %d identical rows, means %s, standard deviations %s" % (n, MU, SIGMA)
+    result = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, seed=1, what=what)
+    z = gh.as_array(result.value, what)
+    if z.shape != (n, 3):
+        raise gh.GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, 3), z.shape))
+    if not result.draws:
+        raise gh.GradingFailure("%s: it drew no Gaussian noise from numpy's global RNG: z must be random, "
+                                "eps ~ N(0, I) from npr.randn(batch, L)" % what)
+    mean, sd = z.mean(axis=0), z.std(axis=0)
+    lines = []
+    if np.all(sd < 1e-8):
+        lines.append("every row got the same z: all rows share the same noise (or none); draw one eps "
+                     "per row and latent variable, npr.randn(batch, L)")
+    elif np.any(np.abs(sd / SIGMA - 1) > 0.03):
+        lines.append("the standard deviations of z are %s, expected %s" % (np.round(sd, 3), SIGMA))
+        for candidate, hint in ((SIGMA ** 2, "these are the variances: scale eps by sigma = exp(log_std), "
+                                             "not by exp(2 log_std)"),
+                                (np.sqrt(SIGMA), "these are sqrt(sigma): the encoder outputs log standard "
+                                                 "deviations, sigma = exp(log_std), not log variances"),
+                                (np.log(SIGMA), "|log sigma|: scale eps by sigma = exp(log_std)"),
+                                (np.abs(np.log(SIGMA)), "|log sigma|: scale eps by sigma = exp(log_std)")):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                close = np.all(np.abs(sd / np.abs(candidate) - 1) < 0.05)
+            if close:
+                lines.append("hint: " + hint)
+                break
+    if np.any(np.abs(mean - MU) > 5 * SIGMA / np.sqrt(n)):
+        lines.append("the means of z are %s, expected %s (the first half of each row)" % (np.round(mean, 3), MU))
+        if np.allclose(mean, np.log(SIGMA), atol=0.1):
+            lines.append("hint: the halves look swapped: the means come first, then the log standard "
+                         "deviations")
+    if not lines:
+        corr = np.corrcoef(z, rowvar=False)[np.triu_indices(3, 1)]
+        if np.any(np.abs(corr) > 0.05):
+            lines.append("the components of z are correlated (%s): draw an independent eps for every "
+                         "latent variable" % np.round(corr, 3))
+    if lines:
+        raise gh.GradingFailure("%s:\n  " % what + "\n  ".join(lines))
+
+
+def test_sample_differentiable(sub, ref):
+    """autograd differentiates z with respect to the encoder output (reparametrisation trick, eq. 15)."""
+    c = ref.case("sample_gradient")
+    gh.check_result(gh.run_case(sub, c), c)
+
+
+# ---------------------------------------------------------------------------
+# Task 1.2: bernoulli_log_prob
+
+def bernoulli_hints(result):
+    value = np.asarray(result.value.get("out") if isinstance(result.value, dict) else result.value, dtype=float)
+    hints = []
+    if np.any(value > 1e-9):
+        hints.append("log probabilities of binary pixels are never positive: check the sign")
+    if not np.all(np.isfinite(value)):
+        hints.append("some values are not finite: compute log sigmoid(f) without taking log(0) (e.g. "
+                     "log sigmoid(f) = -np.logaddexp(0, -f)), and pass logits, not probabilities")
+    return hints
+
+
+@pytest.mark.parametrize("case", ["small", "mnist"])
+def test_bernoulli_values(sub, ref, case):
+    """log p(x|z), summed over the pixels of each image, for moderate logits."""
+    c = ref.case("bernoulli_" + case)
+    result = gh.run_case(sub, c)
+    gh.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
+
+
+def test_bernoulli_extreme_logits(sub, ref):
+    """Exact and finite for logits of +-1000 and more: a numerically stable log sigmoid."""
+    c = ref.case("bernoulli_extreme")
+    result = gh.run_case(sub, c)
+    gh.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
+
+
+# ---------------------------------------------------------------------------
+# Task 1.3: compute_KL
+
+@pytest.mark.parametrize("case", ["small", "mnist"])
+def test_kl_values(sub, ref, case):
+    """KL(q(z|x) || p(z)) of eq. (12), one value per row."""
+    c = ref.case("kl_" + case)
+    result = gh.run_case(sub, c)
+    value = np.asarray(result["out"], dtype=float)
+    hints = ["a KL divergence is never negative: check the sign"] if np.any(value < -1e-9) else []
+    gh.check_result(result, c, hints=hints, shape_hint=rows_hint)
+
+
+def test_kl_at_prior_and_non_negative(sub):
+    """KL = 0 when q is the prior (means 0, log standard deviations 0), and KL >= 0 elsewhere."""
+    rng = np.random.RandomState(3)
+    inputs = np.concatenate([np.zeros((1, 8)),
+                             np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))], axis=1)])
+    what = "compute_KL(q_means_and_log_stds)"
+    value = gh.as_array(sub.call("vae", "compute_KL", inputs, what=what).value, what)
+    if value.shape != (6,):
+        raise gh.GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s"
+                                % (what, value.shape))
+    if abs(value[0]) > 1e-9:
+        raise gh.GradingFailure("%s: the KL of the prior to itself (means 0, log standard deviations 0) "
+                                "should be 0, obtained %.6g" % (what, value[0]))
+    if np.any(value < 0) or not np.all(np.isfinite(value)):
+        raise gh.GradingFailure("%s: a KL divergence is never negative, obtained %s: check the sign"
+                                % (what, gh._fmt(value)))
+
+
+# ---------------------------------------------------------------------------
+# Task 1.4: vae_lower_bound
+
+def test_elbo_value(sub, ref):
+    """The ELBO estimate for 6 MNIST digits with the stored networks and noise."""
+    c = ref.case("elbo_mnist")
+    result = gh.run_case(sub, c)
+    value = np.asarray(result["out"], dtype=float)
+    hints = ["the bound of binary images is negative (log p(x|z) <= 0, KL >= 0): check the signs"] \
+        if value.size == 1 and value.item() > 0 else []
+    gh.check_result(result, c, hints=hints, accept_size1_scalar=True,
+                    shape_hint=lambda e, o: "return a scalar: the mean over the batch" if o else None)
+
+
+def test_elbo_combines_the_task_functions(sub, ref):
+    """vae_lower_bound equals the batch mean of log p(x|z) - KL computed with the submission's own
+    Task 1 functions and the same noise (so that this part does not depend on their correctness)."""
+    c = ref.case("elbo_mnist")
+    what = "vae_lower_bound(gen_params, rec_params, data)"
+    result = sub.run("elbo_consistency", c["net:gen"], c["net:rec"], c["images"], c.noise, noise=c.noise,
+                     what=what + " and your Task 1 functions")
+    elbo = gh.as_array(result["elbo"], what)
+    if elbo.size != 1:
+        raise gh.GradingFailure("%s should return a scalar (the mean over the batch), obtained shape %s"
+                                % (what, elbo.shape))
+    elbo = float(elbo.ravel()[0])
+    target = float(result["mean"])
+    if np.isclose(elbo, target, rtol=1e-6, atol=1e-6):
+        return
+    log_px, kl = np.asarray(result["log_px"], dtype=float), np.asarray(result["kl"], dtype=float)
+    variants = [
+        (float(result["sum"]), "this is the SUM over the batch: return the mean over the images"),
+        (-target, "this is the negative of the bound: return log p(x|z) - KL itself (the training "
+                  "loop negates it)"),
+        (float(np.mean(log_px + kl)), "the KL looks added: the bound is log p(x|z) MINUS the KL"),
+        (float(np.mean(log_px)), "the KL term is missing"),
+        (float(-np.mean(kl)), "the log p(x|z) term is missing"),
+    ]
+    hints = [hint for value, hint in variants if np.isclose(elbo, value, rtol=1e-6, atol=1e-6)]
+    if not hints and result["first_draws"] == 0:
+        hints = ["it drew no noise: z must be drawn with sample_latent_variables_from_posterior"]
+    if not hints:
+        hints = ["compute: encoder output = neural_net_predict(rec_params, data); "
+                 "z = sample_latent_variables_from_posterior(encoder output); "
+                 "logits = neural_net_predict(gen_params, z); return the mean of "
+                 "bernoulli_log_prob(data, logits) - compute_KL(encoder output)"]
+    raise gh.GradingFailure(
+        "%s on 6 MNIST digits: obtained %.6g, but your own Task 1 functions with the same noise give "
+        "mean(log p(x|z) - KL) = %.6g\n  hint: %s" % (what, elbo, target, "\n  hint: ".join(hints)))
+
+
+def test_elbo_differentiable(sub, ref):
+    """autograd's gradient of vae_lower_bound with respect to both networks matches finite
+    differences (with the same noise at every evaluation): training can use it."""
+    c = ref.case("elbo_mnist")
+    what = "the gradient of vae_lower_bound(gen_params, rec_params, data)"
+    result = sub.run("elbo_gradcheck", c["net:gen"], c["net:rec"], c["images"], c.noise, 0, 1e-5,
+                     what=what)
+    analytic, numeric = np.asarray(result["analytic"]), np.asarray(result["numeric"])
+    if np.all(analytic == 0) and np.any(numeric != 0):
+        raise gh.GradingFailure("%s is zero although the bound changes with the parameters: autograd "
+                                "cannot follow the computation (plain numpy, float() or .item()?); use "
+                                "autograd.numpy throughout" % what)
+    if not np.allclose(analytic, numeric, rtol=1e-4, atol=1e-4):
+        raise gh.GradingFailure("%s along 3 random directions: autograd gives %s, finite differences %s"
+                                % (what, gh._fmt(analytic), gh._fmt(numeric)))

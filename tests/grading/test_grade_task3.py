@@ -1,0 +1,173 @@
+"""Task 3: samples, reconstructions and interpolations (vae.py). Points: points.json."""
+import numpy as np
+
+import grading_harness as gh
+
+D = 784
+
+
+def probability_hints(value):
+    value = np.asarray(value, dtype=float)
+    if value.size and np.all(np.isfinite(value)):
+        if value.min() < 0 or value.max() > 1:
+            return ["values outside [0, 1]: these look like logits; return the activation "
+                    "probabilities sigmoid(logits)"]
+        if np.all((value == 0) | (value == 1)):
+            return ["the images are binarised (only 0 and 1): return the activation probabilities"]
+    return []
+
+
+def identity_decoder(latent_dim):
+    """No hidden layer: the first latent_dim pixels are sigmoid(z), the others 1/2."""
+    W = np.zeros((latent_dim, D))
+    W[:, :latent_dim] = np.eye(latent_dim)
+    return [(W, np.zeros(D))]
+
+
+def logit(p):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(p) - np.log1p(-p)
+
+
+def check_gaussian(z, mean, sd, what, result):
+    """z: (n, L) draws expected ~ N(mean, diag(sd^2)) independently; GradingFailure if not."""
+    n = len(z)
+    lines = []
+    if not result.draws:
+        lines.append("it drew no Gaussian noise from numpy's global RNG (npr.randn, npr.normal, "
+                     "np.random.standard_normal)")
+    if not np.all(np.isfinite(z)):
+        lines.append("the decoded latent values are not finite: the outputs are not probabilities in (0, 1)")
+    else:
+        got_mean, got_sd = z.mean(axis=0), z.std(axis=0)
+        if np.any(np.abs(got_mean - mean) > 5 * sd / np.sqrt(n)):
+            lines.append("the latent variables have means %s, expected %s" % (np.round(got_mean, 3), mean))
+        if np.any(np.abs(got_sd / sd - 1) > 0.08):
+            lines.append("the latent variables have standard deviations %s, expected %s"
+                         % (np.round(got_sd, 3), sd))
+        if not lines:
+            corr = np.corrcoef(z, rowvar=False)[np.triu_indices(z.shape[1], 1)]
+            if np.any(np.abs(corr) > 0.1):
+                lines.append("the latent variables are correlated (%s): draw them independently"
+                             % np.round(corr, 3))
+    if lines:
+        raise gh.GradingFailure("%s:\n  " % what + "\n  ".join(lines) + "".join(
+            "\n" + line for line in gh._printed(result)))
+
+
+def check_decoded(result, what, n, latent_dim):
+    shape = tuple(int(s) for s in result["shape"])
+    if shape != (n, D):
+        raise gh.GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, D), shape))
+    hints = probability_hints(result["range"])
+    if hints:
+        raise gh.GradingFailure("%s: values from %.4g to %.4g\n  hint: %s"
+                                % (what, result["range"][0], result["range"][1], hints[0]))
+    return logit(np.asarray(result["pixels"], dtype=float))
+
+
+# ---------------------------------------------------------------------------
+# Task 3.1: generate_from_prior
+
+def test_generate_exact_noise(sub, ref):
+    """sigmoid(f(z)) for z the stored noise: 6 images, then the default of 25 images."""
+    c = ref.case("generate_mnist")
+    result = gh.run_case(sub, c)
+    gh.check_result(result, c, hints=probability_hints(result["out"]))
+    what = "generate_from_prior(gen_params) (default num_images=25)"
+    extra = np.random.RandomState(5).standard_normal(25 * 50 - c.noise.size)
+    result = sub.call("vae", "generate_from_prior", c["net:gen"], noise=np.concatenate([c.noise.ravel(), extra]),
+                      what=what)
+    images = gh.as_array(result.value, what)
+    if images.shape != (25, D):
+        raise gh.GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, images.shape))
+    gh.check_close(images[:6], c.expected("out"), what, rtol=c.meta["rtol"], atol=c.meta["atol"],
+                   context="(its first 6 images, from the same noise as the 6-image case)")
+
+
+def test_generate_statistics(sub):
+    """With a decoder whose first 4 pixels are sigmoid(z): over 2000 images z ~ N(0, I)."""
+    n, latent_dim = 2000, 4
+    what = "generate_from_prior(gen_params, num_images=%d) with a decoder whose first 4 pixels are sigmoid(z)" % n
+    result = sub.run("decoded_latents", "generate_from_prior", [identity_decoder(latent_dim), n], latent_dim,
+                     seed=2, what=what)
+    z = check_decoded(result, what, n, latent_dim)
+    check_gaussian(z, np.zeros(latent_dim), np.ones(latent_dim), what + " (the prior is N(0, I))", result)
+
+
+# ---------------------------------------------------------------------------
+# Task 3.2: reconstruct
+
+def test_reconstruct_exact_noise(sub, ref):
+    """z ~ q(z|x) with the stored noise, then sigmoid(f(z)), for 6 MNIST digits."""
+    c = ref.case("reconstruct_mnist")
+    result = gh.run_case(sub, c)
+    gh.check_result(result, c, hints=probability_hints(result["out"]))
+
+
+RECONSTRUCT_MU = np.array([1.0, -0.5, 0.0, 2.0])
+RECONSTRUCT_SIGMA = np.array([2.0, 0.5, 1.0, 1.5])
+
+
+def test_reconstruct_statistics(sub):
+    """With an encoder giving every image the same q(z|x) and a decoder whose first 4 pixels are
+    sigmoid(z): over 2000 images z ~ q(z|x)."""
+    n, latent_dim = 2000, 4
+    encoder = [(np.zeros((D, 2 * latent_dim)), np.concatenate([RECONSTRUCT_MU, np.log(RECONSTRUCT_SIGMA)]))]
+    what = ("reconstruct(gen_params, rec_params, images) on %d images whose q(z|x) has means %s and "
+            "standard deviations %s" % (n, RECONSTRUCT_MU, RECONSTRUCT_SIGMA))
+    result = sub.run("decoded_latents", "reconstruct", [identity_decoder(latent_dim), encoder, np.zeros((n, D))],
+                     latent_dim, seed=3, what=what)
+    z = check_decoded(result, what, n, latent_dim)
+    check_gaussian(z, RECONSTRUCT_MU, RECONSTRUCT_SIGMA, what, result)
+
+
+# ---------------------------------------------------------------------------
+# Task 3.3: interpolate
+
+def check_frames(frames, expected, what, case, context=""):
+    """Frames in either order (the practical does not fix one)."""
+    try:
+        return gh.check_close(frames, expected, what, rtol=case.meta["rtol"], atol=case.meta["atol"],
+                              mistakes=case.mistakes(), hints=probability_hints(frames),
+                              shape_hint=frames_hint, context=context)
+    except gh.GradingFailure as first:
+        try:
+            return gh.check_close(frames, expected[::-1], what, rtol=case.meta["rtol"], atol=case.meta["atol"])
+        except gh.GradingFailure:
+            raise gh.GradingFailure(str(first) + "\n  (compared in both orders: image_a to image_b and back)")
+
+
+def frames_hint(expected, obtained):
+    if len(obtained) == 2 and obtained[1] == expected[1] and obtained[0] != expected[0]:
+        return "one frame per value of s: num_points frames (num_points=%d here)" % expected[0]
+    return None
+
+
+def test_interpolate_values(sub, ref):
+    """Decoded z_a s + (1 - s) z_b for 7 values of s, then the default of 25 frames."""
+    c = ref.case("interpolate_mnist")
+    result = gh.run_case(sub, c)
+    expected = c.expected("out")
+    check_frames(result["out"], expected, c.meta["what"], c, context="on %s" % c.description)
+    what = "interpolate(gen_params, rec_params, image_a, image_b) (default num_points=25)"
+    frames = gh.as_array(sub.call("vae", "interpolate", *c.args()[:4], what=what).value, what)
+    if frames.shape != (25, D):
+        raise gh.GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, frames.shape))
+    check_frames(frames[[0, 12, 24]], expected[[0, 3, 6]], what, c,
+                 context="(frames 1, 13 and 25: s = 1, 1/2 and 0, as frames 1, 4, 7 of 7)")
+
+
+def test_interpolate_ignores_noise(sub, ref):
+    """The latent codes are the means of q(z|x): the frames do not change with the noise."""
+    c = ref.case("interpolate_mnist")
+    what = c.meta["what"]
+    outputs = []
+    for seed in (11, 12):
+        noise = 3.0 * np.random.RandomState(seed).standard_normal(10000)
+        outputs.append(gh.as_array(gh.run_case(sub, c, noise=noise, what=what).value["out"], what))
+    if outputs[0].shape != outputs[1].shape or not np.allclose(outputs[0], outputs[1], rtol=1e-9, atol=1e-12):
+        raise gh.GradingFailure("%s changes with the noise of numpy's RNG: the latent representation of "
+                                "each image is the MEAN of q(z|x) (the first L encoder outputs), not a "
+                                "sample" % what)
+    check_frames(outputs[0], c.expected("out"), what, c, context="on %s" % c.description)

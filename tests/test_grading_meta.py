@@ -1,0 +1,350 @@
+"""Tests of the grading itself (tests/grading, tools/grade_all.py, tools/make_reference.py).
+
+- Every known wrong solution (tools/mutants.py, at least 15) loses points in its task,
+  and the failure messages name the mistake; correct solutions written differently from
+  the reference (tools/fixtures/alternative_solution) score full marks.
+- A class folder graded by tools/grade_all.py: the reference scores full marks, the
+  handout zero on every task with "not implemented" messages, a vae.py written for the
+  original practical full marks on Task 1 only, with messages on what it lacks, and a
+  broken submission zeros with the reason; Gradescope's results.json is well formed.
+- The harness survives a hang, endless printing, an import that hangs or loads data,
+  a crash of the worker; it never runs `__main__` and grades with the grader's data.py.
+- The stored reference outputs are still what the reference computes.
+"""
+import csv
+import functools
+import importlib.util
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADING = ROOT / "tests" / "grading"
+for path in (GRADING, ROOT / "tools"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+import grade_all  # noqa: E402
+import grading_harness as gh  # noqa: E402
+import make_handout  # noqa: E402
+import make_reference  # noqa: E402
+import mutants  # noqa: E402
+
+TABLE = gh.load_points()
+ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
+
+
+def _test_module(name):
+    if name in sys.modules and Path(sys.modules[name].__file__).resolve() == GRADING / (name + ".py"):
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, GRADING / (name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def grading_tests():
+    """{test name: (function, [case or None, ...])} of every grading test."""
+    tests = {}
+    for name in ("test_grade_task1", "test_grade_task2", "test_grade_task3"):
+        for attr, fn in vars(_test_module(name)).items():
+            if attr.startswith("test_") and callable(fn):
+                cases = [None]
+                for mark in getattr(fn, "pytestmark", []):
+                    if mark.name == "parametrize":
+                        assert mark.args[0] == "case"
+                        cases = list(mark.args[1])
+                tests[attr] = (fn, cases)
+    return tests
+
+
+def run_part(sub, ref, function):
+    """Run the grading tests of one task function directly; [(test id, points, message)] of failures."""
+    part = TABLE["by_function"][function]
+    failures = []
+    tests = grading_tests()
+    for name, points in part["tests"].items():
+        fn, cases = tests[name]
+        for case in cases:
+            kwargs = {"sub": sub, "ref": ref, "case": case}
+            wanted = fn.__code__.co_varnames[:fn.__code__.co_argcount]
+            try:
+                fn(**{k: v for k, v in kwargs.items() if k in wanted})
+            except gh.GradingFailure as e:
+                failures.append(("%s[%s]" % (name, case) if case else name, points / len(cases), str(e)))
+    return failures
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return gh.Reference()
+
+
+def test_points_table_and_tests_agree():
+    tests = grading_tests()
+    assert set(tests) == set(TABLE["by_test"])
+    assert TABLE["total"] == 100
+    assert [p["part"] for p in TABLE["parts"]] == ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1", "3.2", "3.3"]
+
+
+def test_at_least_15_known_wrong_solutions_in_every_task():
+    assert len(mutants.MUTANTS) >= 15
+    assert {m.function for m in mutants.MUTANTS} == set(TABLE["by_function"])
+
+
+@pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m.name)
+def test_known_wrong_solution_loses_points(mutant, ref, tmp_path):
+    sub = gh.Submission(mutant.write(tmp_path / mutant.name), timeout=20)
+    try:
+        failures = run_part(sub, ref, mutant.function)
+    finally:
+        sub.close()
+    part = TABLE["by_function"][mutant.function]
+    assert failures, "%s scores full marks on Task %s" % (mutant.name, part["part"])
+    lost = sum(points for _, points, _ in failures)
+    messages = "\n".join(message for _, _, message in failures)
+    assert mutant.expect in messages, "%s loses %g points, but no message says %r:\n%s" % (
+        mutant.name, lost, mutant.expect, messages)
+
+
+def test_correct_solutions_written_differently_score_full_marks(ref):
+    sub = gh.Submission(ROOT / "tools" / "fixtures" / "alternative_solution")
+    try:
+        failures = [f for function in TABLE["by_function"] for f in run_part(sub, ref, function)]
+    finally:
+        sub.close()
+    assert not failures, "\n".join(message for _, _, message in failures)
+
+
+def test_stored_reference_outputs_are_reproduced():
+    assert make_reference.check() == []
+
+
+# ---------------------------------------------------------------------------
+# A class graded by grade_all: reference, handout, original practical, broken
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    base = tmp_path_factory.mktemp("class")
+    folder = base / "submissions"
+    (folder / "reference").mkdir(parents=True)
+    for name in ("vae.py", "adam.py"):
+        shutil.copy(ROOT / name, folder / "reference")
+    handout = make_handout.write_handout(base / "handout", check_leaks=False)
+    (folder / "handout").mkdir()
+    for name in ("vae.py", "adam.py"):
+        shutil.copy(handout / name, folder / "handout")
+    shutil.copytree(ORIGINAL, folder / "original")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "vae.py").write_text("import numpy as np\n\ndef compute_KL(q:\n    pass\n")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "README.txt").write_text("no code here")
+    out = base / "grades.csv"
+    assert grade_all.main([str(folder), "--out", str(out), "--json-dir", str(base / "json")]) == 0
+    with open(out) as f:
+        rows = {row["submission"]: row for row in csv.DictReader(f)}
+    results = {name: json.loads((base / "json" / (name + ".json")).read_text())
+               for name in ("reference", "handout", "original", "broken")}
+    return rows, results, base
+
+
+def test_grade_all_writes_one_row_per_submission(graded_class):
+    rows, _, _ = graded_class
+    assert sorted(rows) == ["broken", "handout", "notes", "original", "reference"]
+    assert list(rows["reference"])[:10] == ["submission", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
+                                            "3.2", "3.3"]
+    assert rows["reference"]["total"] == "100" and rows["reference"]["problems"] == ""
+    assert rows["notes"]["total"] == "0" and "no vae.py" in rows["notes"]["problems"]
+
+
+def test_the_reference_scores_full_marks(graded_class):
+    rows, results, _ = graded_class
+    assert results["reference"]["score"] == 100
+    assert all(t["score"] == t["max_score"] for t in results["reference"]["tests"])
+    assert (rows["reference"]["task1"], rows["reference"]["task2"], rows["reference"]["task3"]) == ("50", "20", "30")
+
+
+def test_the_handout_scores_zero_on_every_task(graded_class):
+    rows, results, base = graded_class
+    assert results["handout"]["score"] == 0
+    assert all(rows["handout"][p["part"]] == "0" for p in TABLE["parts"])
+    for test in results["handout"]["tests"]:
+        assert test["score"] == 0 and "not implemented yet" in test["output"], test
+        assert "Task %s: %s" % (test["number"], test["name"].split()[2].rstrip(":")) in test["output"]
+    log = (base / "json" / "handout.log").read_text()
+    assert "TOTAL: 0 / 100" in log and "Task 1.2  bernoulli_log_prob" in log
+
+
+def test_a_vae_py_for_the_original_practical_gets_task_1_only(graded_class):
+    rows, results, _ = graded_class
+    row = rows["original"]
+    assert (row["task1"], row["task2"], row["task3"], row["total"]) == ("50", "0", "0", "50")
+    assert "adam.py not found" in row["problems"]
+    for test in results["original"]["tests"]:
+        if test["number"].startswith("2."):
+            assert "adam.py not found" in test["output"] and "inline" in test["output"]
+        if test["number"].startswith("3."):
+            assert "has no function" in test["output"] and "original practical" in test["output"]
+
+
+def test_a_broken_submission_gets_zeros_and_the_reason(graded_class):
+    rows, results, _ = graded_class
+    assert rows["broken"]["total"] == "0"
+    assert "vae.py does not compile" in rows["broken"]["problems"]
+    assert "line 3" in rows["broken"]["problems"]
+
+
+def test_gradescope_results_json(graded_class):
+    _, results, _ = graded_class
+    for name, result in results.items():
+        assert set(result) >= {"score", "tests", "output", "visibility"}
+        assert len(result["tests"]) == sum(len(grading_tests()[t][1]) for t in TABLE["by_test"])
+        for test in result["tests"]:
+            assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
+            assert 0 <= test["score"] <= test["max_score"]
+        assert abs(sum(t["max_score"] for t in result["tests"]) - 100) < 1e-6
+        assert abs(sum(t["score"] for t in result["tests"]) - result["score"]) < 1e-6
+        assert "TOTAL:" in result["output"]
+
+
+def test_grade_all_survives_a_run_that_cannot_start(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "vae.py").write_text("")
+    results, problem = grade_all.grade_one(tmp_path / "s", tmp_path / "json" / "s.json",
+                                           python=str(tmp_path / "no-such-python"), fork=False)
+    assert results is None and "could not start" in problem
+
+
+# ---------------------------------------------------------------------------
+# The harness: isolation
+
+def submission(tmp_path, vae=None, adam=None, **files):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    for name, text in dict(files, vae=vae, adam=adam).items():
+        if text is not None:
+            (folder / (name + ".py")).write_text(textwrap.dedent(text))
+    return folder
+
+
+def test_a_hang_costs_one_call_and_the_next_call_works(tmp_path):
+    folder = submission(tmp_path, vae="""
+        import numpy as np
+        def compute_KL(q):
+            while True:
+                pass
+        def bernoulli_log_prob(targets, logits):
+            return np.zeros(len(targets))
+        """)
+    sub = gh.Submission(folder, timeout=0.5)
+    try:
+        with pytest.raises(gh.GradingFailure, match="did not return within 0.5 s"):
+            sub.call("vae", "compute_KL", np.zeros((2, 4)))
+        assert list(sub.call("vae", "bernoulli_log_prob", np.zeros((2, 3)), np.zeros((2, 3))).value) == [0, 0]
+    finally:
+        sub.close()
+
+
+def test_endless_printing_is_capped_and_stopped(tmp_path):
+    folder = submission(tmp_path, vae="""
+        import itertools
+        def compute_KL(q):
+            for i in itertools.count():
+                try:
+                    print("KL step", i)
+                except Exception:
+                    pass
+        def relu(x):
+            print("hello")
+            return x
+        """)
+    sub = gh.Submission(folder, timeout=20)
+    try:
+        with pytest.raises(gh.GradingFailure, match="printed more than") as failure:
+            sub.call("vae", "compute_KL", np.zeros((2, 4)))
+        assert "| KL step 0" in str(failure.value) and len(str(failure.value)) < 3000
+        result = sub.call("vae", "relu", 1.0)
+        assert result.output == "hello\n" and float(result.value) == 1.0
+    finally:
+        sub.close()
+
+
+def test_an_import_that_hangs_costs_only_its_own_task(tmp_path):
+    folder = submission(tmp_path, adam="while True:\n    pass\n", vae="""
+        from adam import adam_init, adam_step
+        def compute_KL(q):
+            return q.sum(axis=1)
+        """)
+    sub = gh.Submission(folder, timeout=5, import_timeout=1)
+    try:
+        assert list(sub.call("vae", "compute_KL", np.ones((2, 3))).value) == [3, 3]
+        with pytest.raises(gh.GradingFailure, match="importing adam.py did not finish within 1 s"):
+            sub.call("adam", "adam_init", np.zeros(3))
+    finally:
+        sub.close()
+
+
+def test_training_at_import_time_and_main_blocks(tmp_path):
+    folder = submission(tmp_path, vae="""
+        import data
+        N, train_images, _, test_images, _ = data.load_mnist()
+        """, adam="""
+        import numpy as np
+        def adam_init(params):
+            return np.zeros_like(params), np.zeros_like(params), 0
+        if __name__ == "__main__":
+            raise SystemExit("the grading ran __main__")
+        """, data="raise ImportError('the grader must use its own data.py')\n")
+    sub = gh.Submission(folder)
+    try:
+        assert "load_mnist() was called during grading" in sub.status("vae")
+        assert sub.status("adam") is None
+        m, v, t = sub.call("adam", "adam_init", np.ones(3)).value
+        assert list(m) == [0, 0, 0] and int(t) == 0
+    finally:
+        sub.close()
+    assert not (folder / "__pycache__").exists()
+
+
+def test_a_crashing_worker_costs_one_call(tmp_path):
+    folder = submission(tmp_path, vae="""
+        import os
+        def compute_KL(q):
+            os._exit(3)
+        def relu(x):
+            return x
+        """)
+    sub = gh.Submission(folder)
+    try:
+        with pytest.raises(gh.GradingFailure, match="killed the Python process"):
+            sub.call("vae", "compute_KL", np.zeros((2, 4)))
+        assert float(sub.call("vae", "relu", 2.0).value) == 2.0
+    finally:
+        sub.close()
+
+
+@pytest.mark.parametrize("style", ["npr.randn(*shape)", "npr.normal(size=shape)",
+                                   "np.random.standard_normal(shape)", "onp.random.randn(*shape)",
+                                   "randn(shape[0], shape[1])", "npr.normal(0.0, 1.0, shape)"])
+def test_every_style_of_global_rng_gets_the_stored_noise(tmp_path, style):
+    folder = submission(tmp_path, vae="""
+        import autograd.numpy as np
+        import autograd.numpy.random as npr
+        import numpy as onp
+        from numpy.random import randn
+        def draw(shape):
+            return %s
+        """ % style)
+    noise = np.arange(6.0).reshape(2, 3)
+    sub = gh.Submission(folder)
+    try:
+        result = sub.call("vae", "draw", (2, 3), noise=noise)
+        np.testing.assert_array_equal(result.value, noise)
+        assert result.unused == 0 and not result.overdrawn
+    finally:
+        sub.close()

@@ -1,0 +1,147 @@
+"""The student handout written by tools/make_handout.py from the reference's solution regions."""
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import make_handout  # noqa: E402
+
+TASKS = ["Task 1.1: sample_latent_variables_from_posterior", "Task 1.2: bernoulli_log_prob",
+         "Task 1.3: compute_KL", "Task 1.4: vae_lower_bound", "Task 2.1: adam_init", "Task 2.2: adam_step",
+         "Task 3.1: generate_from_prior", "Task 3.2: reconstruct", "Task 3.3: interpolate"]
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    # check_leaks=False: test_no_solution_line_in_the_handout reports leaks on its own, so that
+    # one leaking line does not hide what the other tests check.
+    return make_handout.write_handout(tmp_path_factory.mktemp("h") / "handout", check_leaks=False)
+
+
+def test_handout_contents(handout):
+    for name in ["vae.py", "adam.py", "data.py", "plotting.py", "requirements.txt", "README.md",
+                 "pytest.ini", "tests/grading/conftest.py", "tests/grading/points.json",
+                 "tests/grading/grading_harness.py", "tests/reference/nets.npz"]:
+        assert (handout / name).is_file(), name
+    for name in make_handout.local_imports(ROOT):
+        assert (handout / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert sorted(os.listdir(handout / "mnist")) == sorted(os.listdir(ROOT / "mnist"))
+    assert not list(handout.rglob("__pycache__"))
+    readme = (handout / "README.md").read_text()
+    for text in ["python -m pytest tests/grading", "pip install -r requirements.txt", "python vae.py"]:
+        assert text in readme
+    for function in make_handout.GUIDANCE:
+        assert "`%s`" % function in readme
+
+
+def test_stubs_replace_every_solution_region(handout):
+    for name in make_handout.SOLUTION_FILES:
+        text = (handout / name).read_text()
+        compile(text, name, "exec")
+        assert not any(make_handout.MARKER.match(line) for line in text.splitlines())
+        tree = ast.parse(text)
+        reference = make_handout.find_regions((ROOT / name).read_text(), name)
+        for region in reference:
+            function = next(node for node in ast.walk(tree)
+                            if isinstance(node, ast.FunctionDef) and node.name == region.function)
+            raises = [node for node in ast.walk(function) if isinstance(node, ast.Raise)
+                      and getattr(node.exc.func, "id", None) == "NotImplementedError"]
+            assert len(raises) == 1, region.function
+            message = raises[0].exc.args[0].value
+            assert message.startswith("Task ") and region.function in message
+            source = ast.get_source_segment(text, function)
+            assert "# TODO" in source and make_handout.GUIDANCE[region.function].splitlines()[1] in source
+
+
+def test_no_solution_line_in_the_handout(handout):
+    solutions = set()
+    for name in make_handout.SOLUTION_FILES:
+        solutions |= make_handout.solution_lines((ROOT / name).read_text(), name)
+    assert len(solutions) >= 15
+    leaks = []
+    for path in handout.rglob("*"):
+        if path.suffix in (".py", ".md", ".txt", ".ini", ".json") and path.is_file():
+            for i, line in enumerate(path.read_text().splitlines()):
+                if make_handout.code_part(line) in solutions:
+                    leaks.append("%s:%d: %s" % (path.relative_to(handout), i + 1, line.strip()))
+    assert not leaks, "solution lines in the handout (the reference repeats them outside its " \
+                      "solution regions):\n" + "\n".join(leaks)
+
+
+def test_handout_vae_stops_at_once_and_help_works(handout):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    runs = [subprocess.Popen([sys.executable, "vae.py"] + args, cwd=handout, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for args in ([], ["--help"])]
+    (out, err), (help_out, help_err) = [run.communicate(timeout=60) for run in runs]
+    assert runs[0].returncode == 1
+    assert "Traceback" not in err and "Loading MNIST" not in out + err
+    assert [line.split(" (")[0].strip() for line in err.splitlines()[1:]] == TASKS
+    assert not (handout / "results").exists()
+    assert runs[1].returncode == 0 and "usage: vae.py" in help_out and not help_err
+
+
+def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert make_handout.main([str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "not empty" in err and "--force" in err and "Traceback" not in err
+    assert sorted(os.listdir(out)) == ["notes.txt"]
+    (out / "vae.py").write_text("stale")
+    try:
+        make_handout.write_handout(out, force=True, check_leaks=False)
+    except make_handout.HandoutError as e:   # pragma: no cover - only with a leaking reference
+        pytest.fail(str(e))
+    assert (out / "notes.txt").read_text() == "mine"          # not the handout's: left alone
+    assert "NotImplementedError" in (out / "vae.py").read_text()
+
+
+def _source_with(tmp_path, vae_text):
+    source = tmp_path / "source"
+    (source / "tests" / "grading").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "grading" / "points.json", source / "tests" / "grading")
+    shutil.copy(ROOT / "adam.py", source)
+    (source / "vae.py").write_text(vae_text)
+    return source
+
+
+BODY = "def compute_KL(q):\n    x = 1\n%s    return x\n"
+
+
+@pytest.mark.parametrize("markers, message", [
+    ("    # BEGIN SOLUTION\n", "BEGIN SOLUTION is never closed"),
+    ("    # END SOLUTION\n", "END SOLUTION without a BEGIN SOLUTION"),
+    ("    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    # END SOLUTION\n", "nested BEGIN SOLUTION"),
+    ("    # BEGIN SOLUTION\n  # END SOLUTION\n", "not indented like its BEGIN"),
+])
+def test_bad_markers_are_clear_errors(tmp_path, capsys, markers, message):
+    source = _source_with(tmp_path, BODY % markers)
+    with pytest.raises(make_handout.HandoutError, match=message):
+        make_handout.find_regions((source / "vae.py").read_text(), "vae.py")
+    assert make_handout.main([str(tmp_path / "out"), "--source", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("make_handout.py: error: vae.py:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_region_outside_a_function_and_missing_guidance(tmp_path):
+    with pytest.raises(make_handout.HandoutError, match="not inside a function"):
+        make_handout.find_regions("x = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\n", "vae.py")
+    source = _source_with(tmp_path, "def helper():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
+    with pytest.raises(make_handout.HandoutError, match="no guidance .* for helper"):
+        make_handout.build(source)
+
+
+def test_guidance_matches_the_points_table():
+    parts = make_handout.load_parts(ROOT)
+    assert set(make_handout.GUIDANCE) == set(parts)
+    regions = {r.function for name in make_handout.SOLUTION_FILES
+               for r in make_handout.find_regions((ROOT / name).read_text(), name)}
+    assert regions == set(parts)

@@ -1,0 +1,461 @@
+#!/usr/bin/env python
+"""Write the student handout from the reference: python tools/make_handout.py OUT_DIR [--force]
+
+vae.py and adam.py are copied with every `# BEGIN SOLUTION` ... `# END SOLUTION`
+region replaced by guidance comments and `raise NotImplementedError("Task 1.2: ...")`;
+everything outside the regions is shared by both versions. The handout also gets
+the modules they import (data.py, plotting.py, ...), mnist/, requirements.txt, a student README.md, a pytest.ini and
+the grading tests with their reference outputs (tests/grading, tests/reference), so
+that students can self-check with `python -m pytest tests/grading`.
+
+Where the guidance lives: in GUIDANCE below, keyed by function name, not in the
+reference source. The reference stays the plain solution that students of later years
+can read and that other work (performance) keeps editing without touching handout
+text; make_handout checks that every region has guidance and every guidance a region,
+so the two cannot drift apart silently. Task numbers come from the points table,
+tests/grading/points.json.
+
+Errors (unbalanced or nested markers, a region outside a function, a missing
+guidance, a solution line that would leak into the handout, a non-empty OUT_DIR
+without --force) are reported on one line each, exit status 1, no traceback.
+"""
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION_FILES = ("adam.py", "vae.py")
+COPIED_FILES = ("requirements.txt",)   # and the modules vae.py and adam.py import (local_imports)
+COPIED_DIRS = ("mnist", "tests/grading", "tests/reference")
+WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+MARKER = re.compile(r"^(\s*)#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
+DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
+
+# What the student is told in place of each solution: what to compute, which
+# equation of the practical, which helpers, the expected shape.
+GUIDANCE = {
+    "sample_latent_variables_from_posterior": """\
+TODO: draw one z from q(z|x) for each row with the reparametrisation trick, eq. (15):
+    z = mu + sigma * eps,   eps ~ N(0, I),   sigma = sqrt(nu) the STANDARD DEVIATION.
+- encoder_output holds, per row, the L means followed by the L LOG standard
+  deviations (footnote 1): split it in two halves (np.split or slicing).
+- Draw eps with numpy's global random generator, one value per latent variable
+  of each row: npr.randn(batch, L). (The grading feeds it known noise.)
+- Use autograd.numpy (np.exp, ...) so that autograd can differentiate z with
+  respect to encoder_output: no plain numpy, no npr.normal(mean, std).
+Return z, shape (batch, L).""",
+    "bernoulli_log_prob": """\
+TODO: log p(x|z) of eq. (3): for each image, the sum over its D pixels of
+    x_j * log sigmoid(f_j) + (1 - x_j) * log(1 - sigmoid(f_j)),
+where x = targets (0 or 1) and f = logits (the decoder's output BEFORE the sigmoid,
+eq. 4). Sum over pixels, do not average.
+- Numerically stable: log(sigmoid(f)) written literally is -inf once f is very
+  negative (try f = -1000). Use log sigmoid(f) = -log(1 + exp(-f)) and
+  log(1 - sigmoid(f)) = -log(1 + exp(f)), computed without overflow, e.g. with
+  np.logaddexp(0, .) (autograd can differentiate it).
+Return a vector of shape (batch,).""",
+    "compute_KL": """\
+TODO: KL(q(z|x) || p(z)) in closed form, eq. (12), for each row:
+    sum over the L latent variables of 1/2 (nu_j + mu_j^2 - 1 - log nu_j),
+with nu_j the VARIANCE of q. q_means_and_log_stds holds the L means followed by
+the L LOG STANDARD DEVIATIONS: nu = exp(2 * log_std), log nu = 2 * log_std.
+Return a vector of shape (batch,).""",
+    "vae_lower_bound": """\
+TODO: a noisy estimate of the lower bound, eq. (14), with one Monte Carlo sample of z
+per image, averaged over the batch:
+  1. the encoder output neural_net_predict(rec_params, data), shape (batch, 2L);
+  2. z from sample_latent_variables_from_posterior(encoder output), (batch, L);
+  3. the decoder's logits neural_net_predict(gen_params, z), (batch, D), and
+     log p(x|z) with bernoulli_log_prob(data, logits), (batch,);
+  4. the KL to the prior with compute_KL(encoder output), (batch,);
+  5. return the MEAN over the batch of log p(x|z) - KL: a scalar, in nats per
+     image. The training loop maximises it (it hands ADAM its negative): do not
+     negate it here.""",
+    "adam_init": """\
+TODO: ADAM's initial state, Figure 5: m_0 = 0 (first moment), v_0 = 0 (second raw
+moment), both vectors shaped like params (np.zeros_like), and the time step t = 0.
+Return the tuple (m, v, t).""",
+    "adam_step": """\
+TODO: one pass of Figure 5's while loop, with g_t = grad (computed by the caller):
+increment t, update the biased moment estimates m and v, compute their
+bias-corrected versions and update params. Use the arguments alpha, beta1, beta2
+and eps, not constants. All operations are elementwise; eps is added outside the
+square root. Assign the new values to params, m, v and t (the line after this
+block returns them) and build new arrays: do not modify the arrays passed in
+(no +=, -=, *=).""",
+    "generate_from_prior": """\
+TODO (Subtask 3.1): draw num_images latent vectors z from the prior N(0, I), eq. (2),
+with numpy's global generator: npr.randn(num_images, L), where L is the decoder's
+input size, gen_params[0][0].shape[0]. Decode them with
+neural_net_predict(gen_params, z) and return the activation probabilities
+sigmoid(logits) (eq. 4), shape (num_images, D). Do not binarise.""",
+    "reconstruct": """\
+TODO (Subtask 3.2): encode the images with neural_net_predict(rec_params, images),
+draw one z per image from q(z|x) with sample_latent_variables_from_posterior,
+decode it with neural_net_predict(gen_params, z) and return the activation
+probabilities sigmoid(logits), shape (n, D). Do not binarise.""",
+    "interpolate": """\
+TODO (Subtask 3.3): the latent representations z_a and z_b of image_a and image_b are
+the MEANS of q(z|x), the first L columns of the encoder's output (ignore the
+variance; the encoder takes a batch: np.stack([image_a, image_b])). For num_points
+values of s evenly spaced in [0, 1] (np.linspace), decode
+z(s) = z_a * s + (1 - s) * z_b and return the activation probabilities, one frame
+per row, shape (num_points, D): from image_a (s = 1) to image_b (s = 0).""",
+}
+
+# Inserted into the handout's vae.py when the reference does not define it: main()
+# then names every unimplemented task and stops before loading any data.
+STUB_CHECK_FUNCTION = '''\
+def unimplemented_tasks():
+    """The task functions still to be written, i.e. whose body raises NotImplementedError
+    (the handout's stubs): their messages, in task order. Empty once all are done."""
+    import ast
+    import inspect
+    import textwrap
+    messages = []
+    for function in (sample_latent_variables_from_posterior, bernoulli_log_prob, compute_KL,
+                     vae_lower_bound, adam_init, adam_step, generate_from_prior, reconstruct,
+                     interpolate):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+                    and getattr(node.exc.func, "id", None) == "NotImplementedError"):
+                args = node.exc.args
+                messages.append(args[0].value if args and isinstance(args[0], ast.Constant)
+                                else function.__name__)
+                break
+    return messages
+
+
+'''
+STUB_CHECK_CALL = '''\
+    missing = unimplemented_tasks()
+    if missing:
+        print("vae.py: complete these functions first (the TODO comments in vae.py and adam.py "
+              "say what to write; check your work with python -m pytest tests/grading):\\n  "
+              + "\\n  ".join(missing), file=sys.stderr)
+        return 1
+'''
+MAIN_ANCHOR = re.compile(r"^def main\(.*\):\n(?:    .*\n|\n)*?(    args = parse_args\(argv\)\n)", re.MULTILINE)
+
+DOCSTRING_REPLACEMENTS = [
+    ("the reference solution of the practical", "the practical's starting code (student handout)"),
+]
+
+
+class HandoutError(Exception):
+    """A problem with the source or the output folder: one line for the user."""
+
+
+class Region:
+    def __init__(self, filename, begin, end, indent, function):
+        self.filename, self.begin, self.end, self.indent, self.function = filename, begin, end, indent, function
+
+    def __repr__(self):
+        return "Region(%s:%d-%d %s)" % (self.filename, self.begin + 1, self.end + 1, self.function)
+
+
+def find_regions(text, filename="<source>"):
+    """The solution regions of a source text: [Region], line numbers 0-based.
+    HandoutError on unbalanced, nested or misplaced markers."""
+    lines = text.splitlines()
+    regions, open_at = [], None
+    for i, line in enumerate(lines):
+        match = MARKER.match(line)
+        if not match:
+            continue
+        kind = match.group(2).upper()
+        if kind == "BEGIN":
+            if open_at is not None:
+                raise HandoutError("%s:%d: nested BEGIN SOLUTION: the region opened at line %d is "
+                                   "not closed yet" % (filename, i + 1, open_at + 1))
+            open_at = i
+        else:
+            if open_at is None:
+                raise HandoutError("%s:%d: END SOLUTION without a BEGIN SOLUTION before it" % (filename, i + 1))
+            indent = MARKER.match(lines[open_at]).group(1)
+            if match.group(1) != indent:
+                raise HandoutError("%s:%d: END SOLUTION is not indented like its BEGIN SOLUTION at "
+                                   "line %d" % (filename, i + 1, open_at + 1))
+            regions.append(Region(filename, open_at, i, indent, _enclosing_function(lines, open_at, indent,
+                                                                                   filename)))
+            open_at = None
+    if open_at is not None:
+        raise HandoutError("%s:%d: BEGIN SOLUTION is never closed by an END SOLUTION" % (filename, open_at + 1))
+    return regions
+
+
+def _enclosing_function(lines, begin, indent, filename):
+    for j in range(begin - 1, -1, -1):
+        match = DEF.match(lines[j])
+        if match and len(match.group(1)) < len(indent):
+            return match.group(2)
+        if lines[j].strip() and not lines[j].startswith(indent) and not lines[j].lstrip().startswith("#"):
+            break
+    raise HandoutError("%s:%d: BEGIN SOLUTION is not inside a function" % (filename, begin + 1))
+
+
+def code_part(line):
+    """A line without its trailing comment and surrounding blanks ('' for comment lines)."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return ""
+    # Drop a trailing comment unless the '#' is inside a string (good enough for this code).
+    if "#" in stripped and stripped.count('"') % 2 == 0 and stripped.count("'") % 2 == 0:
+        stripped = stripped.split("#", 1)[0].rstrip()
+    return stripped
+
+
+def solution_lines(text, filename="<source>"):
+    lines = text.splitlines()
+    found = set()
+    for region in find_regions(text, filename):
+        for line in lines[region.begin + 1:region.end]:
+            code = code_part(line)
+            if code:
+                found.add(code)
+    return found
+
+
+def replace_regions(text, filename, replacement):
+    """text with each region replaced by replacement(region) -> list of lines (no indent)."""
+    lines = text.splitlines()
+    out, last = [], 0
+    for region in find_regions(text, filename):
+        out.extend(lines[last:region.begin])
+        out.extend((region.indent + line) if line else "" for line in replacement(region))
+        last = region.end + 1
+    out.extend(lines[last:])
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def load_parts(source):
+    with open(Path(source) / "tests" / "grading" / "points.json") as f:
+        return {p["function"]: p for p in json.load(f)["parts"]}
+
+
+def stub_lines(region, parts):
+    part = parts.get(region.function)
+    if region.function not in GUIDANCE or part is None:
+        raise HandoutError("%s:%d: no guidance (GUIDANCE in tools/make_handout.py) or no task number "
+                           "(tests/grading/points.json) for %s" % (region.filename, region.begin + 1,
+                                                                   region.function))
+    label = "Task %s: %s (%s)" % (part["part"], region.function, part["file"])
+    lines = ["# " + line if line else "#" for line in GUIDANCE[region.function].splitlines()]
+    return lines + ['raise NotImplementedError("%s is not implemented yet")' % label]
+
+
+def handout_source(text, filename, parts):
+    out = replace_regions(text, filename, lambda region: stub_lines(region, parts))
+    for old, new in DOCSTRING_REPLACEMENTS:
+        out = out.replace(old, new, 1)
+    if filename == "vae.py" and not re.search(r"^def unimplemented_tasks\(", out, re.MULTILINE):
+        match = MAIN_ANCHOR.search(out)
+        if not match:
+            raise HandoutError("vae.py: cannot find `def main(...)` followed by `args = parse_args(argv)`, "
+                               "where the handout's check for unimplemented tasks goes")
+        out = (out[:match.start()] + STUB_CHECK_FUNCTION + out[match.start():match.end()]
+               + STUB_CHECK_CALL + out[match.end():])
+    return out
+
+
+def build(source=ROOT, check_leaks=True):
+    """{file name: handout text} for the solution files, checked; HandoutError on a problem.
+    check_leaks=False (for tests only) skips the check that no solution line is left."""
+    source = Path(source)
+    parts = load_parts(source)
+    texts, solutions, seen = {}, set(), set()
+    for name in SOLUTION_FILES:
+        text = (source / name).read_text()
+        regions = find_regions(text, name)
+        if not regions:
+            raise HandoutError("%s: no BEGIN SOLUTION / END SOLUTION region" % name)
+        seen.update(r.function for r in regions)
+        solutions |= solution_lines(text, name)
+        texts[name] = handout_source(text, name, parts)
+    unused = set(GUIDANCE) - seen
+    if unused:
+        raise HandoutError("guidance for %s, which has no solution region in %s"
+                           % (", ".join(sorted(unused)), " or ".join(SOLUTION_FILES)))
+    for name, text in texts.items():
+        try:
+            compile(text, name, "exec")
+        except SyntaxError as e:
+            raise HandoutError("the handout's %s does not compile: %s (line %s)" % (name, e.msg, e.lineno))
+        leaked = leaked_lines(text, solutions) if check_leaks else set()
+        if leaked:
+            raise HandoutError("the handout's %s would contain solution lines, which the reference repeats "
+                               "outside its solution regions: %s" % (name, "; ".join(
+                                   "line %d: %s" % (i + 1, line.strip()) for i, line in
+                                   enumerate(text.splitlines()) if code_part(line) in leaked)[:400]))
+    return texts
+
+
+def leaked_lines(text, solutions):
+    return {code_part(line) for line in text.splitlines()} & solutions
+
+
+def student_readme(source):
+    sys.path.insert(0, str(Path(source) / "tests" / "grading"))
+    try:
+        import grading_harness
+        table = grading_harness.load_points(Path(source) / "tests" / "grading" / "points.json")
+    finally:
+        sys.path.pop(0)
+    rows = "\n".join("| %s | `%s` | %s | %g |" % (p["part"], p["function"], p["file"], p["points"])
+                     for p in table["parts"])
+    support = ", ".join("`%s`" % name for name in local_imports(source))
+    return README_TEMPLATE.format(rows=rows, total="%g" % table["total"], support=support)
+
+
+README_TEMPLATE = """\
+# Practical: Auto-encoding Variational Bayes (student handout)
+
+A variational auto-encoder (VAE) for binarised MNIST in numpy and autograd. The
+practical's text describes the model, equations (1)-(16) and the tasks; this folder
+is the code to complete.
+
+| file | what it is |
+| --- | --- |
+| `vae.py` | the model, the training loop and the command line. **Tasks 1 and 3** |
+| `adam.py` | the ADAM optimiser of Figure 5. **Task 2** |
+| {support} | MNIST loading (from `mnist/`), figures, the run's report: nothing to do |
+| `tests/grading/` | the tests that grade your work, with their reference outputs in `tests/reference/` |
+
+## Tasks
+
+Every function to write raises `NotImplementedError` and has `TODO` comments in
+place of its body: what to compute, which equation, which helper to use, the shape
+to return. Keep the names and arguments of the functions: the grading calls them.
+
+| task | function | file | points |
+| --- | --- | --- | ---: |
+{rows}
+| | **total** | | **{total}** |
+
+## Set up and run
+
+```
+pip install -r requirements.txt
+python vae.py --help
+python vae.py
+```
+
+Until every task is done, `python vae.py` stops at once and lists what is missing.
+Then it trains (30 epochs by default: a few minutes) and writes to `results/`:
+`samples.png` (3.1), `reconstructions.png` (3.2), `interpolation_1.png` ...
+`interpolation_5.png` (3.3), `training_curve.png`, `metrics.json` and the checkpoint
+`params.npz`. Try a short run first:
+
+```
+python vae.py --epochs 2 --num-train 5000 --iwae-samples 0
+```
+
+## Check your work
+
+```
+python -m pytest tests/grading                 # every task: points and a message per failure
+python -m pytest tests/grading -k bernoulli     # the tests of one function
+python -m pytest tests/grading/test_grade_task2.py    # one task
+```
+
+The run ends with a per-task summary of your points. These are the tests your work
+is graded with. They import `vae.py` and `adam.py` and call the task functions on
+small stored inputs; they never run training or the code under
+`if __name__ == "__main__":`. So that they can check your work:
+
+- draw Gaussian noise with numpy's global generator (`npr.randn(...)`,
+  `npr.normal(size=...)` or `np.random.standard_normal(...)`): the tests feed it known
+  noise and also check the statistics of many draws;
+- use `autograd.numpy` for computations that must be differentiated;
+- do not load data, train or print in a loop at import time: a function that hangs
+  is stopped after a few seconds and loses its points.
+"""
+
+
+PYTEST_INI = """\
+[pytest]
+testpaths = tests/grading
+addopts = -ra
+"""
+
+
+def local_imports(source, files=SOLUTION_FILES):
+    """The repository's own modules (data.py, plotting.py, ...) that the solution files
+    import, directly or through each other: they go into the handout unchanged."""
+    import ast
+    source, found, todo = Path(source), set(), list(files)
+    while todo:
+        tree = ast.parse((source / todo.pop()).read_text())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                file = name.split(".")[0] + ".py"
+                if file not in found and file not in files and (source / file).is_file():
+                    found.add(file)
+                    todo.append(file)
+    return sorted(found)
+
+
+def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
+    source, out = Path(source), Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise HandoutError("%s exists and is not a folder" % out)
+    non_empty = out.exists() and any(out.iterdir())
+    if non_empty and not force:
+        raise HandoutError("%s is not empty; choose an empty or new folder, or pass --force to "
+                           "replace the handout files in it" % out)
+    texts = build(source, check_leaks)   # every check before anything is written
+    for name in COPIED_FILES + COPIED_DIRS:
+        if not (source / name).exists():
+            raise HandoutError("%s is missing from %s" % (name, source))
+    if non_empty:
+        for name in WRITTEN + tuple(local_imports(source)):
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (out / name).write_text(text)
+    for name in COPIED_FILES + tuple(local_imports(source)):
+        shutil.copy2(source / name, out / name)
+    for name in COPIED_DIRS:
+        shutil.copytree(source / name, out / name, ignore=IGNORED)
+    (out / "README.md").write_text(student_readme(source))
+    (out / "pytest.ini").write_text(PYTEST_INI)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="make_handout.py",
+        description="Write the student handout: vae.py and adam.py with the solution regions "
+                    "replaced by guidance and NotImplementedError, plus data, figures code, MNIST, "
+                    "a README and the grading tests.")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="where to write the handout (new or empty)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a non-empty OUT_DIR, replacing the handout's files there")
+    parser.add_argument("--source", default=str(ROOT), help="the reference to build from (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        out = write_handout(args.out_dir, args.source, args.force)
+    except (HandoutError, OSError) as e:
+        print("make_handout.py: error: %s" % e, file=sys.stderr)
+        return 1
+    print("handout written to %s" % out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

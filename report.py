@@ -23,6 +23,11 @@ FIGURES = [
 ]
 
 
+def cell(value):
+    """A Markdown table cell: a '|' inside would start a new column."""
+    return str(value).replace("|", "\\|")
+
+
 def fmt(value, digits=2):
     return "n/a" if value is None else ("%.*f" % (digits, value) if isinstance(value, float) else str(value))
 
@@ -54,7 +59,7 @@ def write_report(out_dir, metrics):
     lines = ["# VAE on binarised MNIST: results", ""]
     lines += ["## Configuration", "",
               "| setting | value |", "| --- | --- |"]
-    lines += ["| %s | %s |" % (key.replace("_", " "), value) for key, value in c.items()
+    lines += ["| %s | %s |" % (key.replace("_", " "), cell(value)) for key, value in c.items()
               if key not in ("data_dir", "out_dir", "quiet")]
     lines += ["", "Encoder %s, decoder %s (ReLU hidden layers); ADAM; one z ~ q(z|x) per image."
               % ("-".join(map(str, [784] + [c["hidden_units"]] * c["hidden_layers"] + [2 * c["latent_dim"]])),
@@ -64,13 +69,13 @@ def write_report(out_dir, metrics):
         lines += ["Trained %d epochs in %.0f s (%.1f s per epoch)%s." % (
             len(history), seconds, seconds / len(history),
             "; stopped early by Ctrl-C" if metrics.get("interrupted") else ""), ""]
-    if c.get("kl_warmup"):
+    warmup_epochs = sum(h.get("kl_weight", 1.0) < 1.0 for h in history)
+    if warmup_epochs:
         lines += ["KL warm-up: the KL term's weight beta rose linearly from 0 to 1 over the first %d "
                   "epochs (the train curve shows that weighted objective); every test ELBO is the true "
-                  "ELBO, beta = 1." % c["kl_warmup"], ""]
+                  "ELBO, beta = 1." % warmup_epochs, ""]
     lines += ["## Metrics", "", "| quantity | value | meaning |", "| --- | --- | --- |"]
-    lines += ["| %s | %s | %s |" % tuple(cell.replace("|", "\\|") for cell in row)
-              for row in metrics_rows(metrics)]
+    lines += ["| %s | %s | %s |" % tuple(map(cell, row)) for row in metrics_rows(metrics)]
     if history:
         lines += ["", "| epoch | train ELBO | test ELBO | beta | seconds |", "| --- | --- | --- | --- | --- |"]
         lines += ["| %d | %.2f | %.2f | %.2f | %.1f |" % (h["epoch"], h["train_elbo"], h["test_elbo"],

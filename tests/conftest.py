@@ -183,3 +183,14 @@ def broken_mnist(tmp_path):
         target.write_bytes(bytes(raw))
         return str(folder)
     return make
+
+
+@pytest.fixture(scope="session")
+def vae_main_shared(mnist):
+    """vae_main for fixtures of module or session scope, so that several tests can check
+    one run: the same call, test_images=n and Result as vae_main."""
+    def run(argv, test_images=None):
+        arrays = mnist if test_images is None else mnist[:3] + (mnist[3][:test_images], mnist[4][:test_images])
+        with cached_mnist(arrays):
+            return run_main(argv)
+    return run

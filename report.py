@@ -25,7 +25,7 @@ FIGURES = [
 
 def cell(value):
     """A Markdown table cell: a '|' inside would start a new column."""
-    return str(value).replace("|", "\\|")
+    return "none" if value is None else str(value).replace("|", "\\|")
 
 
 def fmt(value, digits=2):

@@ -158,7 +158,7 @@ def vae_lower_bound(gen_params, rec_params, data):
 # Training: ADAM (Task 2, adam.py) on the negative ELBO of mini-batches
 
 class TrainingDiverged(Exception):
-    pass
+    """The ELBO or its gradient became NaN or infinite."""
 
 
 def flatten(nets):
@@ -236,21 +236,6 @@ def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
     return theta, adam_state, total / seen, seen
 
 
-@contextlib.contextmanager
-def seeded_global_rng(seed):
-    """Run a block with numpy's global RNG seeded, then restore the training RNG.
-
-    Evaluation and figures thus draw the same noise in every run and at every
-    epoch, and leave the training noise untouched.
-    """
-    state = npr.get_state()
-    npr.seed(seed)
-    try:
-        yield
-    finally:
-        npr.set_state(state)
-
-
 # ---------------------------------------------------------------------------
 # Task 3: using the trained model
 
@@ -299,6 +284,21 @@ def interpolate(gen_params, rec_params, image_a, image_b, num_points=25):
 
 # ---------------------------------------------------------------------------
 # Evaluation
+
+@contextlib.contextmanager
+def seeded_global_rng(seed):
+    """Run a block with numpy's global RNG seeded, then restore the training RNG.
+
+    Evaluation and figures thus draw the same noise in every run and at every
+    epoch, and leave the training noise untouched.
+    """
+    state = npr.get_state()
+    npr.seed(seed)
+    try:
+        yield
+    finally:
+        npr.set_state(state)
+
 
 def test_elbo(gen_params, rec_params, images, chunk=2000):
     """The ELBO in nats per image, averaged over images, with the fixed evaluation noise:
@@ -519,9 +519,9 @@ class ArgumentParser(argparse.ArgumentParser):
 def parse_args(argv=None):
     p = ArgumentParser(
         prog="vae.py",
-        description="Train the practical's variational auto-encoder on binarised MNIST, then "
-                    "write samples, reconstructions, interpolations, a training curve, the latent "
-                    "space, metrics, a report and a checkpoint to --out-dir.",
+        description="Train the practical's variational auto-encoder on binarised MNIST, then\n"
+                    "write samples, reconstructions, interpolations, a training curve, the\n"
+                    "latent space, metrics, a report and a checkpoint to --out-dir.",
         epilog="examples:\n"
                "  python vae.py --epochs 2 --num-train 5000   a quick check (under a minute)\n"
                "  python vae.py --latent-dim 2                adds latent_manifold.png\n"

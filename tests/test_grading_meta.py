@@ -25,16 +25,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "tests" / "grading"
-for path in (GRADING, ROOT / "tools"):
+for path in (ROOT, GRADING, ROOT / "tools"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 import grade_all  # noqa: E402
-import grading_harness as gh  # noqa: E402
 import make_handout  # noqa: E402
 import make_reference  # noqa: E402
 import mutants  # noqa: E402
+from grading import GradingFailure, cases, results  # noqa: E402
+from grading.submission import Submission  # noqa: E402
 
-TABLE = gh.load_points()
+TABLE = results.load_points()
 ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
 
 
@@ -75,14 +76,14 @@ def run_part(sub, ref, function):
             wanted = fn.__code__.co_varnames[:fn.__code__.co_argcount]
             try:
                 fn(**{k: v for k, v in kwargs.items() if k in wanted})
-            except gh.GradingFailure as e:
+            except GradingFailure as e:
                 failures.append(("%s[%s]" % (name, case) if case else name, points / len(cases), str(e)))
     return failures
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return gh.Reference()
+    return cases.Reference()
 
 
 def test_points_table_and_tests_agree():
@@ -99,7 +100,7 @@ def test_at_least_15_known_wrong_solutions_in_every_task():
 
 @pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m.name)
 def test_known_wrong_solution_loses_points(mutant, ref, tmp_path):
-    sub = gh.Submission(mutant.write(tmp_path / mutant.name), timeout=20)
+    sub = Submission(mutant.write(tmp_path / mutant.name), timeout=20)
     try:
         failures = run_part(sub, ref, mutant.function)
     finally:
@@ -113,7 +114,7 @@ def test_known_wrong_solution_loses_points(mutant, ref, tmp_path):
 
 
 def test_correct_solutions_written_differently_score_full_marks(ref):
-    sub = gh.Submission(ROOT / "tools" / "fixtures" / "alternative_solution")
+    sub = Submission(ROOT / "tools" / "fixtures" / "alternative_solution")
     try:
         failures = [f for function in TABLE["by_function"] for f in run_part(sub, ref, function)]
     finally:
@@ -148,7 +149,7 @@ def graded_class(tmp_path_factory):
     assert grade_all.main([str(folder), "--out", str(out), "--json-dir", str(base / "json")]) == 0
     with open(out) as f:
         rows = {row["submission"]: row for row in csv.DictReader(f)}
-    results = {name: json.loads((base / "json" / (name + ".json")).read_text())
+    results = {name: json.loads((base / "json" / (rows[name]["id"] + ".json")).read_text())
                for name in ("reference", "handout", "original", "broken")}
     return rows, results, base
 
@@ -156,7 +157,7 @@ def graded_class(tmp_path_factory):
 def test_grade_all_writes_one_row_per_submission(graded_class):
     rows, _, _ = graded_class
     assert sorted(rows) == ["broken", "handout", "notes", "original", "reference"]
-    assert list(rows["reference"])[:10] == ["submission", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
+    assert list(rows["reference"])[:11] == ["submission", "id", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
                                             "3.2", "3.3"]
     assert rows["reference"]["total"] == "100" and rows["reference"]["problems"] == ""
     assert rows["notes"]["total"] == "0" and "no vae.py" in rows["notes"]["problems"]
@@ -176,7 +177,7 @@ def test_the_handout_scores_zero_on_every_task(graded_class):
     for test in results["handout"]["tests"]:
         assert test["score"] == 0 and "not implemented yet" in test["output"], test
         assert "Task %s: %s" % (test["number"], test["name"].split()[2].rstrip(":")) in test["output"]
-    log = (base / "json" / "handout.log").read_text()
+    log = (base / "json" / (rows["handout"]["id"] + ".log")).read_text()
     assert "TOTAL: 0 / 100" in log and "Task 1.2  bernoulli_log_prob" in log
 
 
@@ -241,9 +242,9 @@ def test_a_hang_costs_one_call_and_the_next_call_works(tmp_path):
         def bernoulli_log_prob(targets, logits):
             return np.zeros(len(targets))
         """)
-    sub = gh.Submission(folder, timeout=0.5)
+    sub = Submission(folder, timeout=0.5)
     try:
-        with pytest.raises(gh.GradingFailure, match="did not return within 0.5 s"):
+        with pytest.raises(GradingFailure, match="did not return within 0.5 s"):
             sub.call("vae", "compute_KL", np.zeros((2, 4)))
         assert list(sub.call("vae", "bernoulli_log_prob", np.zeros((2, 3)), np.zeros((2, 3))).value) == [0, 0]
     finally:
@@ -263,9 +264,9 @@ def test_endless_printing_is_capped_and_stopped(tmp_path):
             print("hello")
             return x
         """)
-    sub = gh.Submission(folder, timeout=20)
+    sub = Submission(folder, timeout=20)
     try:
-        with pytest.raises(gh.GradingFailure, match="printed more than") as failure:
+        with pytest.raises(GradingFailure, match="printed more than") as failure:
             sub.call("vae", "compute_KL", np.zeros((2, 4)))
         assert "| KL step 0" in str(failure.value) and len(str(failure.value)) < 3000
         result = sub.call("vae", "relu", 1.0)
@@ -280,10 +281,10 @@ def test_an_import_that_hangs_costs_only_its_own_task(tmp_path):
         def compute_KL(q):
             return q.sum(axis=1)
         """)
-    sub = gh.Submission(folder, timeout=5, import_timeout=1)
+    sub = Submission(folder, timeout=5, import_timeout=1)
     try:
         assert list(sub.call("vae", "compute_KL", np.ones((2, 3))).value) == [3, 3]
-        with pytest.raises(gh.GradingFailure, match="importing adam.py did not finish within 1 s"):
+        with pytest.raises(GradingFailure, match="importing adam.py did not finish within 1 s"):
             sub.call("adam", "adam_init", np.zeros(3))
     finally:
         sub.close()
@@ -300,7 +301,7 @@ def test_training_at_import_time_and_main_blocks(tmp_path):
         if __name__ == "__main__":
             raise SystemExit("the grading ran __main__")
         """, data="raise ImportError('the grader must use its own data.py')\n")
-    sub = gh.Submission(folder)
+    sub = Submission(folder)
     try:
         assert "load_mnist() was called during grading" in sub.status("vae")
         assert sub.status("adam") is None
@@ -319,9 +320,9 @@ def test_a_crashing_worker_costs_one_call(tmp_path):
         def relu(x):
             return x
         """)
-    sub = gh.Submission(folder)
+    sub = Submission(folder)
     try:
-        with pytest.raises(gh.GradingFailure, match="killed the Python process"):
+        with pytest.raises(GradingFailure, match="killed the Python process"):
             sub.call("vae", "compute_KL", np.zeros((2, 4)))
         assert float(sub.call("vae", "relu", 2.0).value) == 2.0
     finally:
@@ -341,7 +342,7 @@ def test_every_style_of_global_rng_gets_the_stored_noise(tmp_path, style):
             return %s
         """ % style)
     noise = np.arange(6.0).reshape(2, 3)
-    sub = gh.Submission(folder)
+    sub = Submission(folder)
     try:
         result = sub.call("vae", "draw", (2, 3), noise=noise)
         np.testing.assert_array_equal(result.value, noise)

@@ -26,8 +26,8 @@ def handout(tmp_path_factory):
 
 def test_handout_contents(handout):
     for name in ["vae.py", "adam.py", "data.py", "plotting.py", "requirements.txt", "README.md",
-                 "pytest.ini", "tests/grading/conftest.py", "tests/grading/points.json",
-                 "tests/grading/grading_harness.py", "tests/reference/nets.npz"]:
+                 "pytest.ini", "tests/grading/conftest.py", "grading/points.json",
+                 "grading/submission.py", "grading/sandbox.py", "tests/reference/nets.npz"]:
         assert (handout / name).is_file(), name
     for name in make_handout.local_imports(ROOT):
         assert (handout / name).read_bytes() == (ROOT / name).read_bytes(), name
@@ -106,7 +106,8 @@ def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
 def _source_with(tmp_path, vae_text):
     source = tmp_path / "source"
     (source / "tests" / "grading").mkdir(parents=True)
-    shutil.copy(ROOT / "tests" / "grading" / "points.json", source / "tests" / "grading")
+    (source / "grading").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "grading" / "points.json", source / "grading")
     shutil.copy(ROOT / "adam.py", source)
     (source / "vae.py").write_text(vae_text)
     return source

@@ -1,23 +1,31 @@
 #!/usr/bin/env python
 """Grade every submission of a class: python tools/grade_all.py SUBMISSIONS_DIR --out grades.csv
 
-Each sub-folder of SUBMISSIONS_DIR is one submission (its vae.py and adam.py; other
-files are ignored). Each is graded by its own run of
+Each sub-folder of SUBMISSIONS_DIR is one submission (its vae.py and adam.py, and any
+other top-level .py files they import). Each is first copied, as plain files (never
+through a symbolic link), into a private staging folder under a safe id (0001, 0002,
+...), then graded by its own run of
 
-    python -m pytest tests/grading --submission SUB --grade-json SUB.json
+    python -m pytest tests/grading --submission STAGED --grade-json ID.json
 
-(on Linux forked from this process, which imports pytest, numpy, autograd and
-matplotlib once for all), so that nothing one submission does can affect another,
-and the batch never stops:
-a submission that cannot be imported, hangs, or even kills its grading run gets zeros
-and the reason in the `problems` column. grades.csv has one row per submission:
-points per part (1.1 ... 3.3), per task (task1, task2, task3), total, max, problems.
-The Gradescope-style results.json of each submission are kept in --json-dir.
+(on Linux forked from this process, which imports pytest and numpy once for all; the
+submission's code itself runs in the sandboxed worker of that run). Nothing one
+submission does can affect another or stop the batch: a submission that cannot be
+imported, hangs, or kills its grading run gets zeros and the reason in the `problems`
+column, and a result is only taken from a run that ended normally.
+
+grades.csv has one row per submission, written as each is graded (then sorted at the
+end): the folder's name, its id, points per part (1.1 ... 3.3), per task, total, max,
+problems. Cells that a spreadsheet would read as a formula are escaped. --json-dir
+keeps each submission's results.json and test output as ID.json and ID.log.
 """
 import argparse
 import csv
+import io
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,11 +35,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "tests" / "grading"
-sys.path.insert(0, str(GRADING))
-import grading_harness as gh  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from grading import results, sandbox, submission as gs  # noqa: E402
 
 
-def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable):
+def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=()):
     command = [python, "-m", "pytest", str(GRADING), "--submission", str(submission),
                "--grade-json", str(json_path), "--grading-timeout", str(timeout),
                "-q", "--no-header", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
@@ -39,18 +47,63 @@ def grading_command(submission, json_path, timeout, reference_dir=None, python=s
                "--confcutdir", str(GRADING), "--rootdir", str(ROOT), "-o", "addopts="]
     if reference_dir:
         command += ["--reference-dir", str(reference_dir)]
+    for path in hide:
+        command += ["--grading-hide", str(path)]
     return command
 
 
-class _Run:
-    """One grading run in progress: a forked child running pytest in-process (Linux: this
-    process has pytest, numpy, autograd and matplotlib imported once for all), or a
-    subprocess. Either way in its own process group, so that a timeout kills its workers too."""
+# ---------------------------------------------------------------------------
+# Names: whatever a folder is called, a safe id for files and a printable name for people
 
-    def __init__(self, submission, json_path, log_path, timeout, reference_dir, python, fork):
-        self.submission, self.json_path, self.log_path = Path(submission), Path(json_path), Path(log_path)
+def display_name(name):
+    """A folder name as text: bytes that are not UTF-8 and control characters escaped."""
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "\\u%04x" % ord(c)
+                   for c in text)
+
+
+def safe_id(index, name):
+    """'0007-alice_smith': a file name made of the index and the name's safe characters."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", display_name(name)).strip("._-")[:40]
+    return "%04d" % index + ("-" + stem if stem else "")
+
+
+def cell(value):
+    """A CSV cell that spreadsheets show as text, never run as a formula."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# ---------------------------------------------------------------------------
+# Staging: private copies, plain files only
+
+def stage(folder, target):
+    """Copy folder's .py files into target. Returns a reason not to grade it, or None."""
+    if folder.is_symlink():
+        return "the folder is a symbolic link: not graded"
+    if not folder.is_dir():
+        return "not a folder"
+    target.mkdir(mode=0o700)
+    copied, refused = sandbox.copy_submission(str(folder), str(target))
+    notes = "; ".join("%s not graded: %s" % (display_name(name), why) for name, why in refused)
+    if not any(name in copied for name in ("vae.py", "adam.py")):
+        try:
+            found = sorted(display_name(p.name) for p in folder.iterdir())[:5]
+        except OSError:
+            found = []
+        return "no vae.py or adam.py in the folder%s%s" % (
+            " (it holds %s)" % ", ".join(found) if found else " (empty)", ("; " + notes) if notes else "")
+    return None
+
+
+class _Run:
+    """One grading run in progress: a forked child running pytest in-process (Linux), or a
+    subprocess; in its own process group, so that a timeout kills all of it."""
+
+    def __init__(self, submission, json_path, log_path, timeout, reference_dir, python, fork, hide):
+        self.json_path, self.log_path = Path(json_path), Path(log_path)
         self.start = time.time()
-        args = grading_command(submission, json_path, timeout, reference_dir, python)
+        args = grading_command(submission, json_path, timeout, reference_dir, python, hide)
         if fork:
             self.proc = None
             self.pid = os.fork()
@@ -58,7 +111,7 @@ class _Run:
                 code = 3
                 try:
                     os.setpgrp()
-                    fd = os.open(str(self.log_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    fd = os.open(str(self.log_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                     os.dup2(fd, 1)
                     os.dup2(fd, 2)
                     sys.stdout = open(1, "w", closefd=False)
@@ -89,36 +142,34 @@ class _Run:
         pid, status = os.waitpid(self.pid, os.WNOHANG)
         if pid == 0:
             return None
-        self.code = os.waitstatus_to_exitcode(status)
-        return self.code
+        return os.waitstatus_to_exitcode(status)
 
     def kill(self):
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.proc is not None:
-            self.proc.wait()
-        else:
+        for _ in range(2):   # before and after reaping: its workers are in the same group
             try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        try:   # its grading workers, orphaned in the same process group
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            if self.proc is not None:
+                self.proc.wait()
+            else:
+                try:
+                    os.waitpid(self.pid, 0)
+                except ChildProcessError:
+                    pass
 
     def result(self, code, run_timeout):
-        """(results dict or None, problem or None)."""
-        results = None
-        if self.json_path.exists():
-            try:
-                results = json.loads(self.json_path.read_text())
-            except ValueError:
-                results = None
-        if results is not None and code in (0, 1):
-            return results, None
+        """(results dict or None, problem or None): results only from a run that ended normally
+        and said so in its results.json."""
+        results_ = None
+        try:
+            results_ = json.loads(self.json_path.read_text())
+            if not isinstance(results_, dict) or not isinstance(results_.get("extra_data"), dict):
+                results_ = None
+        except (OSError, ValueError):
+            results_ = None
+        if results_ is not None and code in (0, 1) and results_["extra_data"].get("complete") is True:
+            return results_, None
         try:
             output = self.log_path.read_text(errors="replace")
         except OSError:
@@ -126,17 +177,7 @@ class _Run:
         tail = " | ".join(line for line in output.strip().splitlines()[-3:])[-300:]
         why = ("the grading run took longer than %d s" % run_timeout if code == "timeout"
                else "the grading run failed (exit code %s)" % code)
-        return results, "%s%s" % (why, ": " + tail if tail else "")
-
-
-def precheck(submission):
-    """A reason not to run the grading at all, or None."""
-    submission = Path(submission)
-    if not any((submission / name).is_file() for name in ("vae.py", "adam.py")):
-        found = sorted(p.name for p in submission.iterdir())[:5] if submission.is_dir() else []
-        return "no vae.py or adam.py in the folder%s" % (" (it holds %s)" % ", ".join(found) if found
-                                                          else " (empty)")
-    return None
+        return None, "%s; grade it again or by hand%s" % (why, ": " + tail if tail else "")
 
 
 def can_fork():
@@ -144,114 +185,150 @@ def can_fork():
 
 
 def preload():
-    """Import once what every grading run needs, before forking them."""
+    """Import once what every grading run needs, and find the isolation, before forking them."""
     import pytest  # noqa: F401
-    gh._context()
+    sandbox.detect()
 
 
-def grade_folders(folders, json_dir, jobs=1, timeout=gh.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
-                  python=sys.executable, fork=None, done=lambda folder, results, problem, seconds: None):
-    """Grade folders, at most `jobs` at once; returns {folder: (results or None, problem or None)}.
-    Never raises for a submission's sake."""
+def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
+                  python=sys.executable, fork=None, hide=(), done=lambda item, results, problem, seconds: None):
+    """Grade [(id, staged folder or None, reason not to grade or None)], at most `jobs` at once;
+    returns {id: (results or None, problem or None)}. Never raises for a submission's sake."""
     fork = can_fork() and python == sys.executable if fork is None else fork
     run_timeout = run_timeout or 120 + 40 * timeout
     json_dir = Path(json_dir)
     if fork:
         preload()
-    queue, running, outcome = list(folders), {}, {}
+    queue, running, outcome = list(items), {}, {}
     while queue or running:
         while queue and len(running) < max(1, jobs):
-            folder = queue.pop(0)
-            json_path = json_dir / (folder.name + ".json")
+            item = queue.pop(0)
+            ident, folder, reason = item
+            json_path = json_dir / (ident + ".json")
             if json_path.exists():
                 json_path.unlink()
-            reason = precheck(folder)
             if reason:
-                outcome[folder] = (None, reason)
-                done(folder, None, reason, 0.0)
+                outcome[ident] = (None, reason)
+                done(item, None, reason, 0.0)
                 continue
             try:
-                running[folder] = _Run(folder, json_path, json_dir / (folder.name + ".log"), timeout,
-                                       reference_dir, python, fork)
+                running[ident] = (item, _Run(folder, json_path, json_dir / (ident + ".log"), timeout,
+                                             reference_dir, python, fork, hide))
             except OSError as e:
-                outcome[folder] = (None, "the grading run could not start: %s" % e)
-                done(folder, None, outcome[folder][1], 0.0)
+                outcome[ident] = (None, "the grading run could not start: %s" % e)
+                done(item, *outcome[ident], 0.0)
         time.sleep(0.02)
-        for folder, run in list(running.items()):
+        for ident, (item, run) in list(running.items()):
             code = run.poll()
             if code is None and time.time() - run.start > run_timeout:
                 run.kill()
                 code = "timeout"
             if code is not None:
-                del running[folder]
-                outcome[folder] = run.result(code, run_timeout)
-                done(folder, *outcome[folder], time.time() - run.start)
+                del running[ident]
+                outcome[ident] = run.result(code, run_timeout)
+                done(item, *outcome[ident], time.time() - run.start)
     return outcome
 
 
-def grade_one(submission, json_path, timeout=gh.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
+def grade_one(submission, json_path, timeout=gs.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
               python=sys.executable, fork=None):
-    """Grade one folder; returns (results dict or None, problem or None). Never raises."""
+    """Grade one folder into json_path (named ID.json); returns (results or None, problem or None)."""
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    submission = Path(submission)
-    if json_path.stem != submission.name:
-        raise ValueError("json_path must be named after the submission folder")
-    return grade_folders([submission], json_path.parent, 1, timeout, run_timeout, reference_dir, python,
-                         fork)[submission]
+    ident = json_path.stem
+    with tempfile.TemporaryDirectory(prefix="grading-stage-") as staging:
+        staged = Path(staging) / ident
+        reason = stage(Path(submission), staged)
+        return grade_folders([(ident, staged, reason)], json_path.parent, 1, timeout, run_timeout, reference_dir,
+                             python, fork, hide=[Path(submission).absolute().parent])[ident]
 
 
-def row(name, results, problem, table):
-    parts = (results or {}).get("extra_data", {}).get("parts", {})
-    out = {"submission": name}
+def row(name, ident, results_, problem, table):
+    parts = (results_ or {}).get("extra_data", {}).get("parts", {})
+    out = {"submission": name, "id": ident}
     tasks = {}
     for part in table["parts"]:
-        score = float(parts.get(part["part"], {}).get("score", 0.0)) if results else 0.0
-        out[part["part"]] = _num(score)
+        try:
+            score = float(parts.get(part["part"], {}).get("score", 0.0)) if results_ else 0.0
+        except (TypeError, ValueError, AttributeError):
+            score = 0.0
+        score = min(max(score, 0.0), float(part["points"]))
+        out[part["part"]] = results.num(score)
         tasks[part["task"]] = tasks.get(part["task"], 0.0) + score
     for task, score in tasks.items():
-        out["task" + task] = _num(score)
-    out["total"] = _num(sum(tasks.values()))
-    out["max"] = _num(table["total"])
-    problems = list((results or {}).get("extra_data", {}).get("problems", []))
+        out["task" + task] = results.num(score)
+    out["total"] = results.num(sum(tasks.values()))
+    out["max"] = results.num(table["total"])
+    problems = [p for p in (results_ or {}).get("extra_data", {}).get("problems", []) if isinstance(p, str)]
     if problem:
         problems.insert(0, problem)
-    out["problems"] = " | ".join(p.splitlines()[0] for p in problems)
+    out["problems"] = " | ".join(p.splitlines()[0] if p else "" for p in problems)
     return out
 
 
-def _num(x):
-    return ("%.2f" % x).rstrip("0").rstrip(".")
-
-
 def submissions(directory):
-    return sorted(p for p in Path(directory).iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Every entry of directory but hidden ones, as Paths, in a stable order."""
+    return sorted((p for p in Path(directory).iterdir() if not p.name.startswith((".", "_"))
+                   and (p.is_dir() or p.is_symlink())), key=lambda p: os.fsencode(p.name))
 
 
-def grade_all(directory, out, jobs=None, timeout=gh.JOB_TIMEOUT, json_dir=None, reference_dir=None,
+def columns(table):
+    return (["submission", "id"] + [p["part"] for p in table["parts"]]
+            + ["task" + t for t in dict.fromkeys(p["task"] for p in table["parts"])]
+            + ["total", "max", "problems"])
+
+
+def csv_text(rows, table):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns(table), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: cell(v) for k, v in r.items()})
+    return buffer.getvalue()
+
+
+def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
               python=sys.executable, fork=None, log=print):
-    table = gh.load_points()
+    table = results.load_points()
     folders = submissions(directory)
-    json_dir = Path(json_dir) if json_dir else Path(tempfile.mkdtemp(prefix="grades-"))
+    keep = json_dir is not None
+    json_dir = Path(json_dir) if keep else Path(tempfile.mkdtemp(prefix="grades-"))
     json_dir.mkdir(parents=True, exist_ok=True)
     jobs = jobs or min(len(folders), os.cpu_count() or 1) or 1
+    staging = Path(tempfile.mkdtemp(prefix="grading-stage-"))   # 0700: no worker can read it
+    rows = {}
+    out = Path(out)
+    partial = open(out, "w", newline="")   # rows as they come: a batch cut short keeps them
+    partial.write(csv_text([], table))
+    partial.flush()
+    try:
+        items = []
+        for index, folder in enumerate(folders, 1):
+            ident = safe_id(index, folder.name)
+            items.append((ident, staging / ident, stage(folder, staging / ident)))
+        names = {ident: display_name(folder.name) for (ident, _, _), folder in zip(items, folders)}
 
-    def done(folder, results, problem, seconds):
-        line = row(folder.name, results, problem, table)
-        log("%-30s %6s / %s  (%.0f s)%s" % (folder.name, line["total"], line["max"], seconds,
-                                           "  " + line["problems"][:100] if line["problems"] else ""))
+        def done(item, results_, problem, seconds):
+            ident = item[0]
+            line = row(names[ident], ident, results_, problem, table)
+            rows[ident] = line
+            partial.write(csv_text([line], table).split("\n", 1)[1])
+            partial.flush()
+            log("%-30s %6s / %s  (%.0f s)%s" % (names[ident][:30], line["total"], line["max"], seconds,
+                                               "  " + line["problems"][:100] if line["problems"] else ""))
 
-    outcome = grade_folders(folders, json_dir, jobs, timeout, reference_dir=reference_dir, python=python,
-                            fork=fork, done=done)
-    rows = [row(folder.name, *outcome[folder], table) for folder in folders]
-    columns = (["submission"] + [p["part"] for p in table["parts"]]
-               + ["task" + t for t in dict.fromkeys(p["task"] for p in table["parts"])]
-               + ["total", "max", "problems"])
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    return rows
+        grade_folders(items, json_dir, jobs, timeout, reference_dir=reference_dir, python=python, fork=fork,
+                      hide=[Path(directory).absolute(), staging], done=done)
+    finally:
+        partial.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    ordered = [rows[ident] for ident, _, _ in items if ident in rows]
+    tmp = out.with_name("." + out.name + ".tmp")
+    tmp.write_text(csv_text(ordered, table))
+    os.replace(tmp, out)
+    if not keep:
+        shutil.rmtree(json_dir, ignore_errors=True)
+    return ordered
 
 
 def main(argv=None):
@@ -259,9 +336,10 @@ def main(argv=None):
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", nargs="?", help="one sub-folder per submission")
     parser.add_argument("--points", action="store_true", help="print the points table (Markdown) and exit")
     parser.add_argument("--out", default="grades.csv", help="the CSV to write (default: %(default)s)")
-    parser.add_argument("--json-dir", help="keep each submission's results.json here (default: a temporary folder)")
+    parser.add_argument("--json-dir", help="keep each submission's results.json and log here, as ID.json and "
+                                           "ID.log (default: not kept)")
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
-    parser.add_argument("--timeout", type=float, default=gh.JOB_TIMEOUT,
+    parser.add_argument("--timeout", type=float, default=gs.JOB_TIMEOUT,
                         help="seconds allowed to one call of a submission's functions (default %(default)s)")
     parser.add_argument("--reference-dir", help="stored reference outputs (default: tests/reference)")
     parser.add_argument("--no-fork", action="store_true",
@@ -269,7 +347,7 @@ def main(argv=None):
                              "on Linux forks them from this one, which imports everything once)")
     args = parser.parse_args(argv)
     if args.points:
-        print(gh.points_markdown())
+        print(results.points_markdown())
         return 0
     if args.submissions is None:
         parser.error("SUBMISSIONS_DIR is required")
@@ -280,6 +358,8 @@ def main(argv=None):
         print("grade_all.py: error: %s has no sub-folders (one per submission)" % args.submissions,
               file=sys.stderr)
         return 1
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     rows = grade_all(args.submissions, args.out, args.jobs, args.timeout, args.json_dir, args.reference_dir,
                      fork=False if args.no_fork else None)
     print("%d submissions graded; grades in %s" % (len(rows), args.out))

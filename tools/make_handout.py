@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_FILES = ("adam.py", "vae.py")
 COPIED_FILES = ("requirements.txt",)   # and the modules vae.py and adam.py import (local_imports)
-COPIED_DIRS = ("mnist", "tests/grading", "tests/reference")
+COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
 WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
@@ -202,7 +202,7 @@ def replace_regions(text, filename, replacement):
 
 
 def load_parts(source):
-    with open(Path(source) / "tests" / "grading" / "points.json") as f:
+    with open(Path(source) / "grading" / "points.json") as f:
         return {p["function"]: p for p in json.load(f)["parts"]}
 
 
@@ -210,7 +210,7 @@ def stub_lines(region, parts):
     part = parts.get(region.function)
     if region.function not in GUIDANCE or part is None:
         raise HandoutError("%s:%d: no guidance (GUIDANCE in tools/make_handout.py) or no task number "
-                           "(tests/grading/points.json) for %s" % (region.filename, region.begin + 1,
+                           "(grading/points.json) for %s" % (region.filename, region.begin + 1,
                                                                    region.function))
     label = "Task %s: %s (%s)" % (part["part"], region.function, part["file"])
     lines = ["# " + line if line else "#" for line in GUIDANCE[region.function].splitlines()]
@@ -265,10 +265,10 @@ def leaked_lines(text, solutions):
 
 
 def student_readme(source):
-    sys.path.insert(0, str(Path(source) / "tests" / "grading"))
+    sys.path.insert(0, str(Path(source)))
     try:
-        import grading_harness
-        table = grading_harness.load_points(Path(source) / "tests" / "grading" / "points.json")
+        from grading import results
+        table = results.load_points(Path(source) / "grading" / "points.json")
     finally:
         sys.path.pop(0)
     rows = "\n".join("| %s | `%s` | %s | %g |" % (p["part"], p["function"], p["file"], p["points"])

@@ -9,7 +9,7 @@ Every case holds its inputs (in.*: arrays, the noise, the network weights in
 nets.npz), how to call the task function (meta: JSON), the expected outputs
 (expected.*) and fingerprints of what known wrong solutions return (mistake.*,
 from tools/mutants.py) with a hint for each. The reference is run through the
-grading harness itself -- the same worker, the same noise source, the same calls --
+grading itself -- the same sandboxed worker, the same noise source, the same calls --
 so the grading of the reference reproduces these outputs by construction.
 
 Networks are small but real-sized at both ends: D = 784 pixels, L = 50 latent
@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "grading"))
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
-import grading_harness as gh  # noqa: E402
+from grading import GradingFailure, cases as gc  # noqa: E402
+from grading.submission import Submission  # noqa: E402
 
 DEFAULT_SEED = 20200401
 D, L, H = 784, 50, 8
@@ -183,10 +184,10 @@ def make_cases(seed=DEFAULT_SEED):
 
 
 def in_memory(cases, nets):
-    float_nets = gh.nets_from_arrays(nets_arrays(nets))
+    float_nets = gc.nets_from_arrays(nets_arrays(nets))
     out = {}
     for name, (meta, arrays) in cases.items():
-        out[name] = gh.Case(name, dict(arrays, meta=np.array(json.dumps(meta))), float_nets)
+        out[name] = gc.Case(name, dict(arrays, meta=np.array(json.dumps(meta))), float_nets)
     return out
 
 
@@ -197,9 +198,9 @@ def outputs(result):
 
 
 def run_reference(cases, root=ROOT):
-    sub = gh.Submission(root)
+    sub = Submission(root)
     try:
-        return {name: outputs(gh.run_case(sub, c)) for name, c in cases.items()}
+        return {name: outputs(gc.run_case(sub, c)) for name, c in cases.items()}
     finally:
         sub.close()
 
@@ -210,12 +211,12 @@ def run_mutants(cases, expected, root=ROOT):
     found = {name: {} for name in cases}
     with tempfile.TemporaryDirectory() as tmp:
         for mutant in mutants.MUTANTS:
-            sub = gh.Submission(mutant.write(Path(tmp) / mutant.name, root), root=root, timeout=20)
+            sub = Submission(mutant.write(Path(tmp) / mutant.name, root), root=root, timeout=20)
             try:
                 for name, c in cases.items():
                     try:
-                        got = outputs(gh.run_case(sub, c))
-                    except gh.GradingFailure:
+                        got = outputs(gc.run_case(sub, c))
+                    except GradingFailure:
                         continue
                     key = c.meta["primary"]
                     want = expected[name][key]
@@ -225,7 +226,7 @@ def run_mutants(cases, expected, root=ROOT):
                         continue
                     hint = mutant.hint if mutant.function == c.meta["function"] else \
                         "(in %s) %s" % (mutant.function, mutant.hint)
-                    found[name][mutant.name] = (hint, obtained.shape, gh.fingerprint(obtained))
+                    found[name][mutant.name] = (hint, obtained.shape, gc.fingerprint(obtained))
             finally:
                 sub.close()
     # Outputs with no finite value say nothing about which mistake made them: when two
@@ -260,16 +261,16 @@ def write(out_dir, seed=DEFAULT_SEED, with_mistakes=True, root=ROOT):
     return sorted(raw)
 
 
-def check(ref_dir=gh.DEFAULT_REFERENCE_DIR, root=ROOT):
+def check(ref_dir=gc.DEFAULT_REFERENCE_DIR, root=ROOT):
     """Problems (one line each) where the reference no longer reproduces the stored outputs
     within each case's grading tolerance."""
-    reference = gh.Reference(ref_dir)
+    reference = gc.Reference(ref_dir)
     names = reference.names()
     problems = [] if names else ["no reference files in %s" % ref_dir]
     cases = {name: reference.case(name) for name in names}
     try:
         got = run_reference(cases, root)
-    except gh.GradingFailure as e:
+    except GradingFailure as e:
         return ["the reference failed: %s" % e]
     for name, c in cases.items():
         for key in [k[len("expected."):] for k in c.arrays if k.startswith("expected.")]:
@@ -282,7 +283,7 @@ def check(ref_dir=gh.DEFAULT_REFERENCE_DIR, root=ROOT):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="make_reference.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(gh.DEFAULT_REFERENCE_DIR), help="folder of the .npz files")
+    parser.add_argument("--out", default=str(gc.DEFAULT_REFERENCE_DIR), help="folder of the .npz files")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the inputs and the noise")
     parser.add_argument("--check", action="store_true",
                         help="only check that the reference reproduces the files in --out")

@@ -164,7 +164,7 @@ MUTANTS = [
            "probabilities look passed to bernoulli_log_prob, which takes the logits (before the sigmoid)"),
     Mutant("elbo_not_differentiable", "vae_lower_bound",
            ELBO_HEAD + "return float(np.mean(bernoulli_log_prob(data, logits) - compute_KL(encoder_output)))",
-           "float() hides the bound from autograd", expect="autograd could not differentiate"),
+           "float() hides the bound from autograd", expect="autograd cannot differentiate"),
     # Task 2: ADAM
     Mutant("adam_init_t_one", "adam_init", "return np.zeros_like(params), np.zeros_like(params), 1",
            "t starts at 0 in Figure 5", expect="t should be 0"),

@@ -1,28 +1,25 @@
-"""Grading: pytest options, fixtures, points and the summary.
+"""Grading with pytest: options, fixtures, points and the summary (grading/ does the work).
 
     python -m pytest tests/grading                                  # grade this folder's vae.py, adam.py
     python -m pytest tests/grading --submission DIR                 # grade DIR/vae.py and DIR/adam.py
     python -m pytest tests/grading --submission DIR --grade-json results.json   # Gradescope
 
-Each test's points come from points.json (one table); a run ends with a per-task
-summary. --grade-json writes Gradescope's results.json after every test, so the file
-is there, with every test listed (0 until it passes), even if the run is cut short.
-The submission runs in a separate worker process (grading_harness.py): an import
-failure, a hang or endless printing costs the points of the tests it breaks, and
-the run goes on.
+Each test's points come from grading/points.json; a run ends with a per-task summary.
+The submission's functions run in a sandboxed worker (grading/sandbox.py); every check
+runs here, in the grader. --grade-json is written by this process alone, from the start
+and after every test, so it exists, with every test listed (0 until judged), even if
+the run is cut short.
 """
-import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-import grading_harness as gh  # noqa: E402
+ROOT = HERE.parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from grading import GradingFailure, cases, results, sandbox, submission  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -32,9 +29,15 @@ def pytest_addoption(parser):
     group.addoption("--grade-json", metavar="PATH", default=None,
                     help="write Gradescope's results.json to PATH")
     group.addoption("--reference-dir", metavar="DIR", default=None,
-                    help="stored reference outputs (default: tests/reference beside tests/grading)")
-    group.addoption("--grading-timeout", metavar="SECONDS", type=float, default=gh.JOB_TIMEOUT,
+                    help="stored reference outputs (default: tests/reference)")
+    group.addoption("--grading-timeout", metavar="SECONDS", type=float, default=submission.JOB_TIMEOUT,
                     help="time allowed to one call of the submission's functions (default %(default)s)")
+    group.addoption("--grading-memory", metavar="MB", type=int, default=sandbox.DEFAULT_MEMORY >> 20,
+                    help="address space allowed to the submission's process, in MB (default %(default)s)")
+    group.addoption("--grading-hide", metavar="PATH", action="append", default=[],
+                    help="a folder the submission must not see (e.g. the class's other submissions)")
+    group.addoption("--grade-visibility", choices=results.VISIBILITIES, default="visible",
+                    help="Gradescope visibility of each test in --grade-json (default %(default)s)")
 
 
 def _option(config, name, default=None):
@@ -43,159 +46,6 @@ def _option(config, name, default=None):
     except (ValueError, AttributeError):
         return default
     return default if value is None else value
-
-
-class Grading:
-    """Points and outcomes of the grading tests of one run."""
-
-    def __init__(self, config):
-        self.config = config
-        self.table = gh.load_points()
-        submission = _option(config, "submission")
-        self.submission_dir = Path(submission).resolve() if submission else gh.DEFAULT_ROOT
-        if not self.submission_dir.is_dir():
-            raise pytest.UsageError("--submission %s: no such folder" % submission)
-        reference = _option(config, "reference_dir")
-        self.reference_dir = Path(reference).resolve() if reference else gh.DEFAULT_REFERENCE_DIR
-        self.json_path = _option(config, "grade_json")
-        self.timeout = float(_option(config, "grading_timeout", gh.JOB_TIMEOUT))
-        self.items = {}       # nodeid -> record
-        self.sub = None
-        self.started = time.time()
-        self.written = 0.0
-
-    # -- collection
-
-    def collect(self, items):
-        mine = [item for item in items if _is_grading(item)]
-        counts = {}
-        for item in mine:
-            counts[_test_name(item)] = counts.get(_test_name(item), 0) + 1
-        for item in mine:
-            name = _test_name(item)
-            if name not in self.table["by_test"]:
-                raise pytest.UsageError("grading test %s (%s) has no points in %s"
-                                        % (name, item.nodeid, gh.POINTS_FILE))
-            part, points = self.table["by_test"][name]
-            self.items[item.nodeid] = {"part": part, "test": name, "points": points / counts[name],
-                                       "id": item.name, "status": "not run", "message": "not run"}
-            if item.config.pluginmanager.hasplugin("timeout"):
-                # A last resort only: the harness stops a hanging call after --grading-timeout.
-                item.add_marker(pytest.mark.timeout(60 + 12 * self.timeout))
-        self.collected_tests = set(counts)
-
-    # -- outcomes
-
-    def record(self, report):
-        entry = self.items.get(report.nodeid)
-        if entry is None:
-            return
-        if report.when == "call" or report.failed or report.skipped:
-            if entry["status"] in ("failed", "error"):
-                return      # keep the first failure (a teardown error after a failed call)
-            if report.passed:
-                entry["status"], entry["message"] = "passed", "passed"
-            elif report.skipped:
-                entry["status"] = "skipped"
-                entry["message"] = "skipped: %s" % (report.longrepr[2] if isinstance(report.longrepr, tuple)
-                                                     else report.longrepr)
-            else:
-                entry["status"] = "failed" if report.when == "call" else "error"
-                entry["message"] = _message(report)
-        if time.time() - self.written > 1.0:   # and at the end: a crash loses a second at most
-            self.write_json()
-
-    def score(self, entry):
-        return entry["points"] if entry["status"] == "passed" else 0.0
-
-    # -- results
-
-    def parts(self):
-        """[(part, score, max, first failure message or None, ran)] in table order."""
-        out = []
-        for part in self.table["parts"]:
-            entries = [e for e in self.items.values() if e["part"] is part]
-            missing = [t for t in part["tests"] if t not in getattr(self, "collected_tests", set())]
-            score = sum(self.score(e) for e in entries)
-            failure = next((e for e in entries if e["status"] in ("failed", "error")), None)
-            ran = any(e["status"] != "not run" for e in entries)
-            note = None
-            if failure is not None:
-                note = "%s: %s" % (failure["id"], failure["message"])
-            elif missing:
-                note = "not collected: %s" % ", ".join(missing)
-            elif not ran:
-                note = "not run"
-            out.append((part, score, part["points"], note, ran))
-        return out
-
-    def problems(self):
-        return list(self.sub.problems) if self.sub is not None else []
-
-    def summary_lines(self):
-        lines = []
-        tasks = {}
-        for part, score, maximum, note, ran in self.parts():
-            tasks.setdefault(part["task"], [0.0, 0.0])
-            tasks[part["task"]][0] += score
-            tasks[part["task"]][1] += maximum
-            status = "" if note is None else "  " + note.splitlines()[0][:110]
-            lines.append("Task %-4s %-40s %5s / %-3s%s" % (part["part"], part["function"], _num(score),
-                                                         _num(maximum), status))
-        lines.append("  ".join("Task %s: %s / %s" % (t, _num(s), _num(m)) for t, (s, m) in tasks.items()))
-        total = sum(s for s, _ in tasks.values())
-        lines.append("TOTAL: %s / %s" % (_num(total), _num(self.table["total"])))
-        for problem in self.problems():
-            lines.append("problem: " + problem.splitlines()[0])
-        return lines
-
-    def results_json(self):
-        tests = []
-        for entry in self.items.values():
-            part = entry["part"]
-            tests.append({
-                "name": "Task %s %s: %s" % (part["part"], part["function"], entry["id"]),
-                "number": part["part"],
-                "score": round(self.score(entry), 4),
-                "max_score": round(entry["points"], 4),
-                "status": "passed" if entry["status"] == "passed" else "failed",
-                "output": entry["message"][:4000],
-                "visibility": "visible",
-            })
-        collected = getattr(self, "collected_tests", set())
-        for part in self.table["parts"]:
-            for test, points in part["tests"].items():
-                if test not in collected:
-                    tests.append({"name": "Task %s %s: %s" % (part["part"], part["function"], test),
-                                  "number": part["part"], "score": 0.0, "max_score": points,
-                                  "status": "failed", "output": "not run (the test was not collected)",
-                                  "visibility": "visible"})
-        parts = {p["part"]: {"function": p["function"], "score": round(s, 4), "max_score": m}
-                 for p, s, m, _, _ in self.parts()}
-        return {
-            "score": round(sum(t["score"] for t in tests), 4),
-            "output": "\n".join(self.summary_lines()),
-            "visibility": "visible",
-            "stdout_visibility": "visible",
-            "execution_time": round(time.time() - self.started, 1),
-            "tests": tests,
-            "extra_data": {"submission": str(self.submission_dir), "parts": parts,
-                           "max_score": self.table["total"], "problems": self.problems()},
-        }
-
-    def write_json(self):
-        self.written = time.time()
-        if not self.json_path:
-            return
-        path = Path(self.json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.results_json(), indent=1) + "\n")
-        os.replace(tmp, path)
-
-
-def _num(x):
-    return ("%.2f" % x).rstrip("0").rstrip(".")
 
 
 def _is_grading(item):
@@ -220,26 +70,48 @@ def _grading(config):
 
 
 def pytest_configure(config):
-    config.stash[_KEY] = Grading(config)
+    option = _option(config, "submission")
+    submission_dir = Path(option).absolute() if option else ROOT
+    if not submission_dir.is_dir():
+        raise pytest.UsageError("--submission %s: no such folder" % option)
+    reference = _option(config, "reference_dir")
+    grading = results.Grading(submission_dir, _option(config, "grade_json"),
+                              visibility=_option(config, "grade_visibility", "visible"))
+    grading.reference_dir = Path(reference).resolve() if reference else cases.DEFAULT_REFERENCE_DIR
+    grading.timeout = float(_option(config, "grading_timeout", submission.JOB_TIMEOUT))
+    grading.memory = int(_option(config, "grading_memory", sandbox.DEFAULT_MEMORY >> 20)) << 20
+    grading.given = option is not None
+    grading.sub = None
+    config.stash[_KEY] = grading
     _CONFIG[:] = [config]
-    config.stash[_KEY].write_json()   # from the start: a crash still leaves a results.json
+    grading.write_json()   # from the start: a crash still leaves a results.json
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
-    _grading(config).collect(items)
+    grading = _grading(config)
+    mine = [item for item in items if _is_grading(item)]
+    counts = {}
+    for item in mine:
+        counts[_test_name(item)] = counts.get(_test_name(item), 0) + 1
+    for item in mine:
+        name = _test_name(item)
+        if name not in grading.table["by_test"]:
+            raise pytest.UsageError("grading test %s (%s) has no points in %s"
+                                    % (name, item.nodeid, results.POINTS_FILE))
+        grading.add(item.nodeid, name, item.name, counts[name])
+        if item.config.pluginmanager.hasplugin("timeout"):
+            # A last resort only: the worker's calls are stopped after --grading-timeout.
+            item.add_marker(pytest.mark.timeout(120 + 30 * grading.timeout))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item, call):
-    """A GradingFailure's report is its message alone: no traceback of the harness (whose
-    formatting would also cost a quarter of a second per failure)."""
+    """A GradingFailure's report is its message alone: no traceback of the grader."""
     excinfo = call.excinfo
-    if excinfo is None or not _is_grading(item) or not excinfo.errisinstance(gh.GradingFailure):
+    if excinfo is None or not _is_grading(item) or not excinfo.errisinstance(GradingFailure):
         return None
-    sections = []
-    for when, key, content in item._report_sections:
-        sections.append(("Captured %s %s" % (key, when), content))
+    sections = [("Captured %s %s" % (key, when), content) for when, key, content in item._report_sections]
     args = (item.nodeid, item.location, {x: 1 for x in item.keywords}, "failed", str(excinfo.value),
             call.when, sections, call.duration)
     try:
@@ -249,13 +121,17 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_runtest_logreport(report):
-    grading = _grading_from_report(report)
-    if grading is not None:
-        grading.record(report)
-
-
-def _grading_from_report(report):
-    return _grading(_CONFIG[0]) if _CONFIG else None
+    grading = _grading(_CONFIG[0]) if _CONFIG else None
+    if grading is None or report.nodeid not in grading.items:
+        return
+    if report.when == "call" or report.failed or report.skipped:
+        if report.passed:
+            grading.record(report.nodeid, "passed", "passed")
+        elif report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            grading.record(report.nodeid, "skipped", "skipped: %s" % reason)
+        else:
+            grading.record(report.nodeid, "failed" if report.when == "call" else "error", _message(report))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -263,6 +139,7 @@ def pytest_sessionfinish(session, exitstatus):
     if grading is not None:
         if grading.sub is not None:
             grading.sub.close()
+        grading.complete = exitstatus in (0, 1)
         grading.write_json()
 
 
@@ -272,22 +149,53 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     terminalreporter.section("grading: %s" % grading.submission_dir)
     for line in grading.summary_lines():
-        terminalreporter.write_line(line)
+        terminalreporter.write_line(line, red=line.startswith("WARNING"))
     if grading.json_path:
         terminalreporter.write_line("results written to %s" % grading.json_path)
 
 
+def _warn(config, text, loud):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    if loud:
+        reporter.write_sep("!", "WARNING: the submission is NOT isolated from the grader", red=True)
+        reporter.write_line(text, red=True)
+        reporter.write_sep("!", red=True)
+    else:
+        reporter.write_line("note: " + text)
+
+
 @pytest.fixture(scope="session")
 def sub(request):
-    """The submission under grading (a grading_harness.Submission)."""
+    """The submission under grading (a grading.submission.Submission)."""
     grading = _grading(request.config)
-    grading.sub = gh.Submission(grading.submission_dir, timeout=grading.timeout,
-                                import_timeout=max(gh.IMPORT_TIMEOUT, 2 * grading.timeout))
+    hide = [grading.reference_dir] + ([Path(grading.json_path).absolute().parent] if grading.json_path else [])
+    hide += [Path(p).absolute() for p in _option(request.config, "grading_hide", [])]
+    grading.sub = submission.Submission(grading.submission_dir, timeout=grading.timeout,
+                                        import_timeout=max(submission.IMPORT_TIMEOUT, 2 * grading.timeout),
+                                        memory=grading.memory, hide=hide)
+    grading.problems_source = lambda: grading.sub.problems
+    grading.isolation = grading.sub.isolation
+    if grading.isolation == "none":
+        grading.isolation_note = (
+            "no isolation: the submission runs as this user and can read and change what it can (%s). "
+            "Grade others' work on Linux, as root or where user namespaces are allowed; see README, "
+            "Security model" % sandbox.detect_reason())
+        _warn(request.config, grading.isolation_note, loud=grading.given or bool(grading.json_path))
+    elif grading.isolation == "user":
+        readable = grading.sub.secrets_in_reach()
+        if readable:
+            grading.isolation_note = ("user isolation, but the worker's user can read: %s. Remove other "
+                                      "users' access (chmod -R o-rwx) to these folders"
+                                      % ", ".join(readable[:5]))
+            _warn(request.config, grading.isolation_note, loud=True)
+    grading.write_json()
     yield grading.sub
     grading.sub.close()
 
 
 @pytest.fixture(scope="session")
 def ref(request):
-    """The stored reference cases (a grading_harness.Reference)."""
-    return gh.Reference(_grading(request.config).reference_dir)
+    """The stored reference cases (a grading.cases.Reference)."""
+    return cases.Reference(_grading(request.config).reference_dir)

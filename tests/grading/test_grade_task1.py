@@ -6,7 +6,7 @@ outputs come from tests/reference/ (written by tools/make_reference.py).
 import numpy as np
 import pytest
 
-import grading_harness as gh
+from grading import GradingFailure, cases, judge
 
 SAMPLE = "sample_latent_variables_from_posterior(encoder_output)"
 
@@ -37,7 +37,7 @@ def sample_shape_hint(expected, obtained):
 def test_sample_exact_noise(sub, ref, case):
     """z = mu + sigma * eps with the stored noise eps, drawn by any call style of numpy's global RNG."""
     c = ref.case("sample_" + case)
-    gh.check_result(gh.run_case(sub, c), c, shape_hint=sample_shape_hint)
+    judge.check_result(cases.run_case(sub, c), c, shape_hint=sample_shape_hint)
 
 
 MU = np.array([0.5, -1.0, 2.0])
@@ -51,11 +51,11 @@ def test_sample_statistics(sub):
     encoder_output = np.tile(np.concatenate([MU, np.log(SIGMA)]), (n, 1))
     what = SAMPLE + " on %d identical rows, means %s, standard deviations %s" % (n, MU, SIGMA)
     result = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, seed=1, what=what)
-    z = gh.as_array(result.value, what)
+    z = judge.as_array(result.value, what)
     if z.shape != (n, 3):
-        raise gh.GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, 3), z.shape))
+        raise GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, 3), z.shape))
     if not result.draws:
-        raise gh.GradingFailure("%s: it drew no Gaussian noise from numpy's global RNG: z must be random, "
+        raise GradingFailure("%s: it drew no Gaussian noise from numpy's global RNG: z must be random, "
                                 "eps ~ N(0, I) from npr.randn(batch, L)" % what)
     mean, sd = z.mean(axis=0), z.std(axis=0)
     lines = []
@@ -86,13 +86,13 @@ def test_sample_statistics(sub):
             lines.append("the components of z are correlated (%s): draw an independent eps for every "
                          "latent variable" % np.round(corr, 3))
     if lines:
-        raise gh.GradingFailure("%s:\n  " % what + "\n  ".join(lines))
+        raise GradingFailure("%s:\n  " % what + "\n  ".join(lines))
 
 
 def test_sample_differentiable(sub, ref):
     """autograd differentiates z with respect to the encoder output (reparametrisation trick, eq. 15)."""
     c = ref.case("sample_gradient")
-    gh.check_result(gh.run_case(sub, c), c)
+    judge.check_result(cases.run_case(sub, c), c)
 
 
 # ---------------------------------------------------------------------------
@@ -113,15 +113,15 @@ def bernoulli_hints(result):
 def test_bernoulli_values(sub, ref, case):
     """log p(x|z), summed over the pixels of each image, for moderate logits."""
     c = ref.case("bernoulli_" + case)
-    result = gh.run_case(sub, c)
-    gh.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
+    result = cases.run_case(sub, c)
+    judge.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
 
 
 def test_bernoulli_extreme_logits(sub, ref):
     """Exact and finite for logits of +-1000 and more: a numerically stable log sigmoid."""
     c = ref.case("bernoulli_extreme")
-    result = gh.run_case(sub, c)
-    gh.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
+    result = cases.run_case(sub, c)
+    judge.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
 
 
 # ---------------------------------------------------------------------------
@@ -131,10 +131,10 @@ def test_bernoulli_extreme_logits(sub, ref):
 def test_kl_values(sub, ref, case):
     """KL(q(z|x) || p(z)) of eq. (12), one value per row."""
     c = ref.case("kl_" + case)
-    result = gh.run_case(sub, c)
+    result = cases.run_case(sub, c)
     value = np.asarray(result["out"], dtype=float)
     hints = ["a KL divergence is never negative: check the sign"] if np.any(value < -1e-9) else []
-    gh.check_result(result, c, hints=hints, shape_hint=rows_hint)
+    judge.check_result(result, c, hints=hints, shape_hint=rows_hint)
 
 
 def test_kl_at_prior_and_non_negative(sub):
@@ -143,16 +143,16 @@ def test_kl_at_prior_and_non_negative(sub):
     inputs = np.concatenate([np.zeros((1, 8)),
                              np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))], axis=1)])
     what = "compute_KL(q_means_and_log_stds)"
-    value = gh.as_array(sub.call("vae", "compute_KL", inputs, what=what).value, what)
+    value = judge.as_array(sub.call("vae", "compute_KL", inputs, what=what).value, what)
     if value.shape != (6,):
-        raise gh.GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s"
+        raise GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s"
                                 % (what, value.shape))
     if abs(value[0]) > 1e-9:
-        raise gh.GradingFailure("%s: the KL of the prior to itself (means 0, log standard deviations 0) "
+        raise GradingFailure("%s: the KL of the prior to itself (means 0, log standard deviations 0) "
                                 "should be 0, obtained %.6g" % (what, value[0]))
     if np.any(value < 0) or not np.all(np.isfinite(value)):
-        raise gh.GradingFailure("%s: a KL divergence is never negative, obtained %s: check the sign"
-                                % (what, gh._fmt(value)))
+        raise GradingFailure("%s: a KL divergence is never negative, obtained %s: check the sign"
+                                % (what, judge._fmt(value)))
 
 
 # ---------------------------------------------------------------------------
@@ -161,11 +161,11 @@ def test_kl_at_prior_and_non_negative(sub):
 def test_elbo_value(sub, ref):
     """The ELBO estimate for 6 MNIST digits with the stored networks and noise."""
     c = ref.case("elbo_mnist")
-    result = gh.run_case(sub, c)
+    result = cases.run_case(sub, c)
     value = np.asarray(result["out"], dtype=float)
     hints = ["the bound of binary images is negative (log p(x|z) <= 0, KL >= 0): check the signs"] \
         if value.size == 1 and value.item() > 0 else []
-    gh.check_result(result, c, hints=hints, accept_size1_scalar=True,
+    judge.check_result(result, c, hints=hints, accept_size1_scalar=True,
                     shape_hint=lambda e, o: "return a scalar: the mean over the batch" if o else None)
 
 
@@ -174,17 +174,26 @@ def test_elbo_combines_the_task_functions(sub, ref):
     Task 1 functions and the same noise (so that this part does not depend on their correctness)."""
     c = ref.case("elbo_mnist")
     what = "vae_lower_bound(gen_params, rec_params, data)"
-    result = sub.run("elbo_consistency", c["net:gen"], c["net:rec"], c["images"], c.noise, noise=c.noise,
-                     what=what + " and your Task 1 functions")
-    elbo = gh.as_array(result["elbo"], what)
+    bound = sub.call("vae", "vae_lower_bound", c["net:gen"], c["net:rec"], c["images"], noise=c.noise, what=what)
+    elbo = judge.as_array(bound.value, what)
     if elbo.size != 1:
-        raise gh.GradingFailure("%s should return a scalar (the mean over the batch), obtained shape %s"
-                                % (what, elbo.shape))
+        raise GradingFailure("%s should return a scalar (the mean over the batch), obtained shape %s"
+                             % (what, elbo.shape))
     elbo = float(elbo.ravel()[0])
+    # The same bound assembled here from the submission's own Task 1 functions, same noise.
+    own = what + " and your Task 1 functions"
+    encoder_output = sub.call("vae", "neural_net_predict", c["net:rec"], c["images"], what=own).value
+    z = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, noise=c.noise, what=own)
+    logits = sub.call("vae", "neural_net_predict", c["net:gen"], z.value, what=own).value
+    log_px = judge.as_array(sub.call("vae", "bernoulli_log_prob", c["images"], logits, what=own).value, own)
+    kl = judge.as_array(sub.call("vae", "compute_KL", encoder_output, what=own).value, own)
+    if log_px.shape != kl.shape:
+        raise GradingFailure("%s: bernoulli_log_prob and compute_KL return shapes %s and %s; each should "
+                             "give one value per image" % (own, log_px.shape, kl.shape))
+    result = {"sum": np.sum(log_px - kl), "mean": np.mean(log_px - kl), "first_draws": bound.drawn}
     target = float(result["mean"])
     if np.isclose(elbo, target, rtol=1e-6, atol=1e-6):
         return
-    log_px, kl = np.asarray(result["log_px"], dtype=float), np.asarray(result["kl"], dtype=float)
     variants = [
         (float(result["sum"]), "this is the SUM over the batch: return the mean over the images"),
         (-target, "this is the negative of the bound: return log p(x|z) - KL itself (the training "
@@ -201,7 +210,7 @@ def test_elbo_combines_the_task_functions(sub, ref):
                  "z = sample_latent_variables_from_posterior(encoder output); "
                  "logits = neural_net_predict(gen_params, z); return the mean of "
                  "bernoulli_log_prob(data, logits) - compute_KL(encoder output)"]
-    raise gh.GradingFailure(
+    raise GradingFailure(
         "%s on 6 MNIST digits: obtained %.6g, but your own Task 1 functions with the same noise give "
         "mean(log p(x|z) - KL) = %.6g\n  hint: %s" % (what, elbo, target, "\n  hint: ".join(hints)))
 
@@ -211,13 +220,43 @@ def test_elbo_differentiable(sub, ref):
     differences (with the same noise at every evaluation): training can use it."""
     c = ref.case("elbo_mnist")
     what = "the gradient of vae_lower_bound(gen_params, rec_params, data)"
-    result = sub.run("elbo_gradcheck", c["net:gen"], c["net:rec"], c["images"], c.noise, 0, 1e-5,
-                     what=what)
-    analytic, numeric = np.asarray(result["analytic"]), np.asarray(result["numeric"])
+    gen, rec, images = c["net:gen"], c["net:rec"], c["images"]
+    analytic, numeric = gradient_check(sub, gen, rec, images, c.noise, what)
     if np.all(analytic == 0) and np.any(numeric != 0):
-        raise gh.GradingFailure("%s is zero although the bound changes with the parameters: autograd "
-                                "cannot follow the computation (plain numpy, float() or .item()?); use "
-                                "autograd.numpy throughout" % what)
+        raise GradingFailure("%s is zero although the bound changes with the parameters: autograd "
+                             "cannot follow the computation (plain numpy, float() or .item()?); use "
+                             "autograd.numpy throughout" % what)
     if not np.allclose(analytic, numeric, rtol=1e-4, atol=1e-4):
-        raise gh.GradingFailure("%s along 3 random directions: autograd gives %s, finite differences %s"
-                                % (what, gh._fmt(analytic), gh._fmt(numeric)))
+        raise GradingFailure("%s along 3 random directions: autograd gives %s, finite differences %s"
+                             % (what, judge._fmt(analytic), judge._fmt(numeric)))
+
+
+def _axpy(net, direction, h):
+    return [(W + h * dW, b + h * db) for (W, b), (dW, db) in zip(net, direction)]
+
+
+def gradient_check(sub, gen, rec, images, noise, what, h=1e-5, seed=0):
+    """autograd's directional derivatives of vae_lower_bound (computed in the worker) against
+    central finite differences (from values computed there), along three random directions
+    drawn here: both networks, the decoder only, the encoder only. Same noise everywhere."""
+    grads = []
+    for argnum, net in ((0, gen), (1, rec)):
+        result = sub.grad("vae", "vae_lower_bound", [gen, rec, images], argnum=argnum, noise=noise, what=what)
+        grads.append(judge.net_like(result.gradient, net, what))
+    rng = np.random.RandomState(seed)
+    analytic, numeric = [], []
+
+    def bound(g, r):
+        value = sub.call("vae", "vae_lower_bound", g, r, images, noise=noise, what=what.replace(
+            "the gradient of ", "")).value
+        return float(np.sum(judge.as_array(value, what)))
+    for which in ("both", "decoder", "encoder"):
+        dirs = [[(rng.standard_normal(W.shape), rng.standard_normal(b.shape)) for W, b in net] for net in (gen, rec)]
+        for i, name in enumerate(("decoder", "encoder")):
+            if which not in ("both", name):
+                dirs[i] = [(0 * dW, 0 * db) for dW, db in dirs[i]]
+        analytic.append(sum(float(np.sum(gW * dW) + np.sum(gb * db))
+                            for gnet, dnet in zip(grads, dirs) for (gW, gb), (dW, db) in zip(gnet, dnet)))
+        numeric.append((bound(_axpy(gen, dirs[0], h), _axpy(rec, dirs[1], h))
+                        - bound(_axpy(gen, dirs[0], -h), _axpy(rec, dirs[1], -h))) / (2 * h))
+    return np.array(analytic), np.array(numeric)

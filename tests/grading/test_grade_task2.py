@@ -6,25 +6,25 @@ the handout's scaffold unpacks and returns), so its points do not depend on adam
 import numpy as np
 import pytest
 
-import grading_harness as gh
+from grading import GradingFailure, cases, judge
 
 
 def test_adam_init(sub):
     """(m, v, t) = (zeros like params, zeros like params, 0), for float64 and float32 vectors."""
     for params in (np.linspace(-1, 1, 5), np.arange(7, dtype=np.float32) + 1):
         what = "adam_init(params) for params of shape %s, %s" % (params.shape, params.dtype)
-        state = sub.run("adam_init", params, needs=("adam",), what=what).value
-        for name in ("m", "v"):
-            value = gh.as_array(state[name], "%s: %s" % (what, name))
+        state = cases.adam_state(sub.call("adam", "adam_init", params, what=what).value, "%s's result" % what)
+        for name, value in zip(("m", "v"), state[:2]):
+            value = judge.as_array(value, "%s: %s" % (what, name))
             if value.shape != params.shape:
-                raise gh.GradingFailure("%s: %s should have the shape of params, %s; obtained %s"
+                raise GradingFailure("%s: %s should have the shape of params, %s; obtained %s"
                                         % (what, name, params.shape, value.shape))
             if np.any(value != 0):
-                raise gh.GradingFailure("%s: %s should be zeros (Figure 5: m_0 = 0, v_0 = 0); obtained %s"
-                                        % (what, name, gh._fmt(value)))
-        t = np.asarray(state["t"])
+                raise GradingFailure("%s: %s should be zeros (Figure 5: m_0 = 0, v_0 = 0); obtained %s"
+                                        % (what, name, judge._fmt(value)))
+        t = np.asarray(state[2])
         if t.size != 1 or t.item() != 0:
-            raise gh.GradingFailure("%s: t should be 0 (Figure 5: t_0 = 0; adam_step increments it before "
+            raise GradingFailure("%s: t should be 0 (Figure 5: t_0 = 0; adam_step increments it before "
                                     "its first update); obtained %s" % (what, t.tolist()))
 
 
@@ -36,14 +36,14 @@ def adam_shape_hint(expected, obtained):
 def test_adam_step_values(sub, ref, case):
     """One step from a given state: the new parameters and the new state (m, v, t)."""
     c = ref.case("adam_step_" + case)
-    result = gh.run_case(sub, c)
-    gh.check_result(result, c, shape_hint=adam_shape_hint)
+    result = cases.run_case(sub, c)
+    judge.check_result(result, c, shape_hint=adam_shape_hint)
     for key, meaning in (("m", "the biased first moment m"), ("v", "the biased second raw moment v"),
                          ("t", "the time step t")):
         try:
-            gh.check_result(result, c, key=key)
-        except gh.GradingFailure as e:
-            raise gh.GradingFailure("the new parameters are right but the returned state is not: %s\n%s\n"
+            judge.check_result(result, c, key=key)
+        except GradingFailure as e:
+            raise GradingFailure("the new parameters are right but the returned state is not: %s\n%s\n"
                                     "  hint: assign the new values to m, v and t, which the line after "
                                     "your code returns" % (meaning, e))
 
@@ -51,7 +51,7 @@ def test_adam_step_values(sub, ref, case):
 def test_adam_trajectory(sub, ref):
     """25 steps of adam_step from (0, 0, 0) on a quadratic with curvatures from 1e-4 to 10."""
     c = ref.case("adam_trajectory")
-    gh.check_result(gh.run_case(sub, c), c)
+    judge.check_result(cases.run_case(sub, c), c)
 
 
 def test_adam_step_leaves_inputs_unchanged(sub, ref):
@@ -59,8 +59,15 @@ def test_adam_step_leaves_inputs_unchanged(sub, ref):
     c = ref.case("adam_step_later")
     args = c.args()
     what = "adam_step(params, grad, (m, v, t))"
-    changed = sub.run("adam_inputs_unchanged", *args, needs=("adam",), what=what).value["changed"]
+    params, grad, m, v, t, hyper = args
+    after = sub.call("adam", "adam_step", params, grad, (m, v, t), kwargs=hyper, what=what, return_args=True).args
+    try:
+        after = [after[0], after[1], after[2][0], after[2][1]]
+    except (TypeError, IndexError, KeyError):
+        raise GradingFailure("%s: the arguments could not be read back after the call" % what)
+    changed = [name for name, before, now in zip(("params", "grad", "m", "v"), (params, grad, m, v), after)
+               if not (isinstance(now, np.ndarray) and now.shape == before.shape and np.array_equal(now, before))]
     if len(changed):
-        raise gh.GradingFailure("%s modified its inputs %s in place (+=, -=, *= or slice assignment): "
+        raise GradingFailure("%s modified its inputs %s in place (+=, -=, *= or slice assignment): "
                                 "the caller still uses them; build new arrays, e.g. m = beta1 * m + ..."
                                 % (what, ", ".join(str(x) for x in changed)))

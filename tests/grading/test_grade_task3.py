@@ -1,7 +1,7 @@
 """Task 3: samples, reconstructions and interpolations (vae.py). Points: points.json."""
 import numpy as np
 
-import grading_harness as gh
+from grading import GradingFailure, cases, judge
 
 D = 784
 
@@ -51,17 +51,30 @@ def check_gaussian(z, mean, sd, what, result):
                 lines.append("the latent variables are correlated (%s): draw them independently"
                              % np.round(corr, 3))
     if lines:
-        raise gh.GradingFailure("%s:\n  " % what + "\n  ".join(lines) + "".join(
-            "\n" + line for line in gh._printed(result)))
+        raise GradingFailure("%s:\n  " % what + "\n  ".join(lines) + "".join(
+            "\n" + line for line in judge._printed(result)))
+
+
+def decoded_latents(sub, function, args, latent_dim, seed, what):
+    """Call generate_from_prior or reconstruct with an identity decoder (its first latent_dim
+    pixels are sigmoid(z)); Result.value holds those pixels, the whole shape and the value range."""
+    result = sub.call("vae", function, *args, seed=seed, what=what)
+    out = judge.as_array(result.value, what)
+    if out.ndim != 2 or out.shape[1] < latent_dim:
+        raise GradingFailure("%s: returned shape %s; expected (n, %d)" % (what, out.shape, D))
+    with np.errstate(invalid="ignore"):
+        result.value = {"pixels": out[:, :latent_dim], "shape": np.array(out.shape),
+                        "range": np.array([np.nanmin(out), np.nanmax(out)]) if out.size else np.zeros(2)}
+    return result
 
 
 def check_decoded(result, what, n, latent_dim):
     shape = tuple(int(s) for s in result["shape"])
     if shape != (n, D):
-        raise gh.GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, D), shape))
+        raise GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, D), shape))
     hints = probability_hints(result["range"])
     if hints:
-        raise gh.GradingFailure("%s: values from %.4g to %.4g\n  hint: %s"
+        raise GradingFailure("%s: values from %.4g to %.4g\n  hint: %s"
                                 % (what, result["range"][0], result["range"][1], hints[0]))
     return logit(np.asarray(result["pixels"], dtype=float))
 
@@ -72,16 +85,16 @@ def check_decoded(result, what, n, latent_dim):
 def test_generate_exact_noise(sub, ref):
     """sigmoid(f(z)) for z the stored noise: 6 images, then the default of 25 images."""
     c = ref.case("generate_mnist")
-    result = gh.run_case(sub, c)
-    gh.check_result(result, c, hints=probability_hints(result["out"]))
+    result = cases.run_case(sub, c)
+    judge.check_result(result, c, hints=probability_hints(result["out"]))
     what = "generate_from_prior(gen_params) (default num_images=25)"
     extra = np.random.RandomState(5).standard_normal(25 * 50 - c.noise.size)
     result = sub.call("vae", "generate_from_prior", c["net:gen"], noise=np.concatenate([c.noise.ravel(), extra]),
                       what=what)
-    images = gh.as_array(result.value, what)
+    images = judge.as_array(result.value, what)
     if images.shape != (25, D):
-        raise gh.GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, images.shape))
-    gh.check_close(images[:6], c.expected("out"), what, rtol=c.meta["rtol"], atol=c.meta["atol"],
+        raise GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, images.shape))
+    judge.check_close(images[:6], c.expected("out"), what, rtol=c.meta["rtol"], atol=c.meta["atol"],
                    context="(its first 6 images, from the same noise as the 6-image case)")
 
 
@@ -89,8 +102,8 @@ def test_generate_statistics(sub):
     """With a decoder whose first 4 pixels are sigmoid(z): over 2000 images z ~ N(0, I)."""
     n, latent_dim = 2000, 4
     what = "generate_from_prior(gen_params, num_images=%d) with a decoder whose first 4 pixels are sigmoid(z)" % n
-    result = sub.run("decoded_latents", "generate_from_prior", [identity_decoder(latent_dim), n], latent_dim,
-                     seed=2, what=what)
+    result = decoded_latents(sub, "generate_from_prior", [identity_decoder(latent_dim), n], latent_dim,
+                             seed=2, what=what)
     z = check_decoded(result, what, n, latent_dim)
     check_gaussian(z, np.zeros(latent_dim), np.ones(latent_dim), what + " (the prior is N(0, I))", result)
 
@@ -101,8 +114,8 @@ def test_generate_statistics(sub):
 def test_reconstruct_exact_noise(sub, ref):
     """z ~ q(z|x) with the stored noise, then sigmoid(f(z)), for 6 MNIST digits."""
     c = ref.case("reconstruct_mnist")
-    result = gh.run_case(sub, c)
-    gh.check_result(result, c, hints=probability_hints(result["out"]))
+    result = cases.run_case(sub, c)
+    judge.check_result(result, c, hints=probability_hints(result["out"]))
 
 
 RECONSTRUCT_MU = np.array([1.0, -0.5, 0.0, 2.0])
@@ -116,8 +129,8 @@ def test_reconstruct_statistics(sub):
     encoder = [(np.zeros((D, 2 * latent_dim)), np.concatenate([RECONSTRUCT_MU, np.log(RECONSTRUCT_SIGMA)]))]
     what = ("reconstruct(gen_params, rec_params, images) on %d images whose q(z|x) has means %s and "
             "standard deviations %s" % (n, RECONSTRUCT_MU, RECONSTRUCT_SIGMA))
-    result = sub.run("decoded_latents", "reconstruct", [identity_decoder(latent_dim), encoder, np.zeros((n, D))],
-                     latent_dim, seed=3, what=what)
+    result = decoded_latents(sub, "reconstruct", [identity_decoder(latent_dim), encoder, np.zeros((n, D))],
+                             latent_dim, seed=3, what=what)
     z = check_decoded(result, what, n, latent_dim)
     check_gaussian(z, RECONSTRUCT_MU, RECONSTRUCT_SIGMA, what, result)
 
@@ -128,14 +141,14 @@ def test_reconstruct_statistics(sub):
 def check_frames(frames, expected, what, case, context=""):
     """Frames in either order (the practical does not fix one)."""
     try:
-        return gh.check_close(frames, expected, what, rtol=case.meta["rtol"], atol=case.meta["atol"],
+        return judge.check_close(frames, expected, what, rtol=case.meta["rtol"], atol=case.meta["atol"],
                               mistakes=case.mistakes(), hints=probability_hints(frames),
                               shape_hint=frames_hint, context=context)
-    except gh.GradingFailure as first:
+    except GradingFailure as first:
         try:
-            return gh.check_close(frames, expected[::-1], what, rtol=case.meta["rtol"], atol=case.meta["atol"])
-        except gh.GradingFailure:
-            raise gh.GradingFailure(str(first) + "\n  (compared in both orders: image_a to image_b and back)")
+            return judge.check_close(frames, expected[::-1], what, rtol=case.meta["rtol"], atol=case.meta["atol"])
+        except GradingFailure:
+            raise GradingFailure(str(first) + "\n  (compared in both orders: image_a to image_b and back)")
 
 
 def frames_hint(expected, obtained):
@@ -147,13 +160,13 @@ def frames_hint(expected, obtained):
 def test_interpolate_values(sub, ref):
     """Decoded z_a s + (1 - s) z_b for 7 values of s, then the default of 25 frames."""
     c = ref.case("interpolate_mnist")
-    result = gh.run_case(sub, c)
+    result = cases.run_case(sub, c)
     expected = c.expected("out")
     check_frames(result["out"], expected, c.meta["what"], c, context="on %s" % c.description)
     what = "interpolate(gen_params, rec_params, image_a, image_b) (default num_points=25)"
-    frames = gh.as_array(sub.call("vae", "interpolate", *c.args()[:4], what=what).value, what)
+    frames = judge.as_array(sub.call("vae", "interpolate", *c.args()[:4], what=what).value, what)
     if frames.shape != (25, D):
-        raise gh.GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, frames.shape))
+        raise GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, frames.shape))
     check_frames(frames[[0, 12, 24]], expected[[0, 3, 6]], what, c,
                  context="(frames 1, 13 and 25: s = 1, 1/2 and 0, as frames 1, 4, 7 of 7)")
 
@@ -165,9 +178,9 @@ def test_interpolate_ignores_noise(sub, ref):
     outputs = []
     for seed in (11, 12):
         noise = 3.0 * np.random.RandomState(seed).standard_normal(10000)
-        outputs.append(gh.as_array(gh.run_case(sub, c, noise=noise, what=what).value["out"], what))
+        outputs.append(judge.as_array(cases.run_case(sub, c, noise=noise, what=what).value["out"], what))
     if outputs[0].shape != outputs[1].shape or not np.allclose(outputs[0], outputs[1], rtol=1e-9, atol=1e-12):
-        raise gh.GradingFailure("%s changes with the noise of numpy's RNG: the latent representation of "
+        raise GradingFailure("%s changes with the noise of numpy's RNG: the latent representation of "
                                 "each image is the MEAN of q(z|x) (the first L encoder outputs), not a "
                                 "sample" % what)
     check_frames(outputs[0], c.expected("out"), what, c, context="on %s" % c.description)

@@ -1,0 +1,183 @@
+"""The stored reference cases (tests/reference/*.npz, written by tools/make_reference.py),
+and how each case's call is made on a submission.
+
+A case holds its inputs (in.*, plus the noise and the networks of nets.npz), how to
+call the task function (meta, JSON), the expected outputs (expected.*) and the
+fingerprints of known wrong solutions' outputs (mistake.*) with a hint for each. Every
+file is read with allow_pickle=False. Composite calls (a gradient, 25 ADAM steps) are
+driven from here, in the grader: the worker only answers single calls.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from grading import GradingFailure
+
+DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
+FINGERPRINT_SIZE = 256
+STORED = "stored"
+
+
+def fingerprint(array):
+    """A fixed subset of a flat array's values: enough to recognise a known mistake."""
+    flat = np.asarray(array, dtype=np.float64).ravel()
+    if flat.size <= FINGERPRINT_SIZE:
+        return flat
+    return flat[np.linspace(0, flat.size - 1, FINGERPRINT_SIZE).astype(np.int64)]
+
+
+class Case:
+    def __init__(self, name, arrays, nets):
+        self.name = name
+        self.meta = json.loads(str(arrays["meta"]))
+        self.arrays = arrays
+        self.nets = nets
+
+    def __getitem__(self, key):
+        return self.resolve("@" + key)
+
+    @property
+    def noise(self):
+        return self.arrays["noise"] if "noise" in self.arrays else None
+
+    def expected(self, key):
+        return self.arrays["expected." + key]
+
+    @property
+    def description(self):
+        return self.meta.get("description", "")
+
+    def resolve(self, arg):
+        if isinstance(arg, str) and arg.startswith("@net:"):
+            return self.nets[arg[5:]]
+        if isinstance(arg, str) and arg.startswith("@"):
+            value = self.arrays["in." + arg[1:]]
+            return value.astype(np.float64) if value.dtype.kind in "fub" else value
+        if isinstance(arg, list):
+            return [self.resolve(a) for a in arg]
+        if isinstance(arg, dict):
+            return {k: self.resolve(v) for k, v in arg.items()}
+        return arg
+
+    def args(self):
+        return self.resolve(self.meta["call"]["args"])
+
+    def mistakes(self):
+        """[(name, hint, shape, fingerprint)] of the known wrong solutions for this case."""
+        return [(name, m["hint"], tuple(m["shape"]), self.arrays["mistake." + name])
+                for name, m in self.meta.get("mistakes", {}).items()]
+
+
+def nets_from_arrays(arrays):
+    nets = {}
+    for key in arrays:
+        net, kind = key.split(".")       # "gen.W0", "gen.b0"
+        nets.setdefault(net, {})[kind] = arrays[key].astype(np.float64)
+    return {net: [(parts["W%d" % i], parts["b%d" % i]) for i in range(len(parts) // 2)]
+            for net, parts in nets.items()}
+
+
+class Reference:
+    def __init__(self, directory=DEFAULT_REFERENCE_DIR):
+        self.dir = Path(directory)
+        self._nets = None
+        self._cases = {}
+
+    @property
+    def nets(self):
+        if self._nets is None:
+            with np.load(self.dir / "nets.npz", allow_pickle=False) as f:
+                self._nets = nets_from_arrays({k: f[k] for k in f.files})
+        return self._nets
+
+    def case(self, name):
+        if name not in self._cases:
+            path = self.dir / (name + ".npz")
+            if not path.exists():
+                raise GradingFailure("reference file %s is missing: run tools/make_reference.py" % path)
+            with np.load(path, allow_pickle=False) as f:
+                self._cases[name] = Case(name, {k: f[k] for k in f.files}, self.nets)
+        return self._cases[name]
+
+    def names(self):
+        return sorted(p.stem for p in self.dir.glob("*.npz") if p.stem != "nets")
+
+
+# ---------------------------------------------------------------------------
+# Running a case: each job returns a dict of outputs, in the grader
+
+def run_case(sub, case, noise=STORED, what=None):
+    """Run a stored case's call on a submission; Result.value becomes a dict of outputs
+    ({"out": ...} for a plain call)."""
+    call = case.meta["call"]
+    noise = case.noise if isinstance(noise, str) and noise == STORED else noise
+    what = what or case.meta["what"]
+    result = JOBS[call["job"]](sub, case, case.args(), noise, what)
+    return result
+
+
+def _call(sub, case, args, noise, what):
+    result = sub.call(case.meta["call"]["module"], case.meta["function"], *args, noise=noise, what=what)
+    result.value = {"out": result.value}
+    return result
+
+
+def _sample_grad(sub, case, args, noise, what):
+    encoder_output, weights = args
+    result = sub.grad("vae", "sample_latent_variables_from_posterior", [encoder_output], argnum=0,
+                      weights=weights, noise=noise, what=what,
+                      hint="Compute z = mean + sigma * eps with autograd.numpy, eps = npr.randn(...): "
+                           "npr.normal(mean, sigma) has no gradient")
+    result.value = {"out": result.gradient}
+    return result
+
+
+def kind(value):
+    if isinstance(value, (tuple, list)):
+        return "a %s of %d items" % (type(value).__name__, len(value))
+    return "a %s" % type(value).__name__
+
+
+def adam_state(value, what):
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise GradingFailure("%s should be the tuple (m, v, t); got %s" % (what, kind(value)))
+    return value
+
+
+def adam_result(value, what):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise GradingFailure("%s should return (new_params, (m, v, t)); got %s" % (what, kind(value)))
+    return value[0], adam_state(value[1], "the new state (second item of adam_step's result)")
+
+
+def _adam_step(sub, case, args, noise, what):
+    params, grad, m, v, t, hyper = args
+    result = sub.call("adam", "adam_step", params, grad, (m, v, t), kwargs=hyper, what=what)
+    new_params, (new_m, new_v, new_t) = adam_result(result.value, "adam_step")
+    result.value = {"params": new_params, "m": new_m, "v": new_v, "t": new_t}
+    return result
+
+
+def _adam_trajectory(sub, case, args, noise, what):
+    """Minimise f(x) = sum a (x - c)^2 / 2 from x0 with the submission's adam_step, from
+    Figure 5's state (0, 0, 0): every iterate, (steps, n)."""
+    x0, a, c, steps, hyper = args
+    x, state, path = np.array(x0), (np.zeros_like(x0), np.zeros_like(x0), 0), []
+    for step in range(steps):
+        result = sub.call("adam", "adam_step", x, a * (x - c), state, kwargs=hyper,
+                          what="%s (step %d)" % (what, step + 1))
+        new_params, state = adam_result(result.value, "adam_step")
+        try:
+            x = np.asarray(new_params, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GradingFailure("adam_step returned new parameters that are not numbers (%s)" % kind(new_params))
+        if x.shape != np.shape(x0):
+            raise GradingFailure("%s: step %d returned parameters of shape %s, expected %s"
+                                 % (what, step + 1, x.shape, np.shape(x0)))
+        path.append(x)
+    result.value = {"params": np.array(path)}
+    return result
+
+
+JOBS = {"call": _call, "sample_grad": _sample_grad, "adam_step": _adam_step, "adam_trajectory": _adam_trajectory}

@@ -1,0 +1,180 @@
+"""Points and results: the points table (points.json), the per-task summary, and
+Gradescope's results.json.
+
+Only the grader writes results, atomically (a temporary file renamed into place),
+from the start of a run and after each test, so that a run cut short still leaves a
+valid file: every test that was not judged scores 0 and is marked failed (fail
+closed), and "complete" stays false until the run has ended normally.
+"""
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+POINTS_FILE = Path(__file__).resolve().parent / "points.json"
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+
+
+def load_points(path=POINTS_FILE):
+    with open(path) as f:
+        table = json.load(f)
+    by_test, by_function = {}, {}
+    for part in table["parts"]:
+        part["points"] = sum(part["tests"].values())
+        by_function[part["function"]] = part
+        for test, points in part["tests"].items():
+            if test in by_test:
+                raise ValueError("%s: test %s is listed twice" % (path, test))
+            by_test[test] = (part, points)
+    table["by_test"] = by_test
+    table["by_function"] = by_function
+    table["total"] = sum(p["points"] for p in table["parts"])
+    return table
+
+
+def points_markdown(table=None):
+    """The points table as Markdown, for READMEs."""
+    table = table or load_points()
+    lines = ["| task | function (file) | points | tests |", "| --- | --- | ---: | --- |"]
+    for part in table["parts"]:
+        tests = ", ".join("`%s` %g" % (t, p) for t, p in part["tests"].items())
+        lines.append("| %s | `%s` (%s) | %g | %s |" % (part["part"], part["function"], part["file"],
+                                                       part["points"], tests))
+    lines.append("| | **total** | **%g** | |" % table["total"])
+    return "\n".join(lines)
+
+
+def num(x):
+    return ("%.2f" % x).rstrip("0").rstrip(".")
+
+
+def write_json_atomically(path, value):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name[:40] + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(value, indent=1) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Grading:
+    """Points and outcomes of the grading tests of one run."""
+
+    def __init__(self, submission_dir, json_path=None, table=None, visibility="visible"):
+        self.table = table or load_points()
+        self.submission_dir = Path(submission_dir)
+        self.json_path = json_path
+        self.visibility = visibility
+        self.items = {}       # test id -> record
+        self.collected_tests = set()
+        self.problems_source = lambda: []
+        self.isolation, self.isolation_note = None, ""
+        self.started = time.time()
+        self.written = 0.0
+        self.complete = False
+
+    def add(self, nodeid, name, test_id, count):
+        part, points = self.table["by_test"][name]
+        self.items[nodeid] = {"part": part, "test": name, "points": points / count, "id": test_id,
+                              "status": "not run", "message": "not run"}
+        self.collected_tests.add(name)
+
+    def record(self, nodeid, status, message):
+        entry = self.items.get(nodeid)
+        if entry is None or entry["status"] in ("failed", "error"):
+            return      # keep the first failure (a teardown error after a failed call)
+        entry["status"], entry["message"] = status, message
+        if time.time() - self.written > 1.0:   # and at the end: a crash loses a second at most
+            self.write_json()
+
+    def score(self, entry):
+        return entry["points"] if entry["status"] == "passed" else 0.0
+
+    def parts(self):
+        """[(part, score, max, first failure message or None, ran)] in table order."""
+        out = []
+        for part in self.table["parts"]:
+            entries = [e for e in self.items.values() if e["part"] is part]
+            missing = [t for t in part["tests"] if t not in self.collected_tests]
+            score = sum(self.score(e) for e in entries)
+            failure = next((e for e in entries if e["status"] in ("failed", "error")), None)
+            ran = any(e["status"] != "not run" for e in entries)
+            note = None
+            if failure is not None:
+                note = "%s: %s" % (failure["id"], failure["message"])
+            elif missing:
+                note = "not collected: %s" % ", ".join(missing)
+            elif not ran:
+                note = "not run"
+            out.append((part, score, part["points"], note, ran))
+        return out
+
+    def problems(self):
+        return list(self.problems_source())
+
+    def summary_lines(self):
+        lines, tasks = [], {}
+        for part, score, maximum, note, ran in self.parts():
+            tasks.setdefault(part["task"], [0.0, 0.0])
+            tasks[part["task"]][0] += score
+            tasks[part["task"]][1] += maximum
+            status = "" if note is None else "  " + note.splitlines()[0][:110]
+            lines.append("Task %-4s %-40s %5s / %-3s%s" % (part["part"], part["function"], num(score),
+                                                         num(maximum), status))
+        lines.append("  ".join("Task %s: %s / %s" % (t, num(s), num(m)) for t, (s, m) in tasks.items()))
+        total = sum(s for s, _ in tasks.values())
+        lines.append("TOTAL: %s / %s" % (num(total), num(self.table["total"])))
+        for problem in self.problems():
+            lines.append("problem: " + problem.splitlines()[0])
+        if self.isolation == "none":
+            lines.append("WARNING: " + self.isolation_note.splitlines()[0])
+        return lines
+
+    def results_json(self):
+        tests = []
+        for entry in self.items.values():
+            part = entry["part"]
+            tests.append({
+                "name": "Task %s %s: %s" % (part["part"], part["function"], entry["id"]),
+                "number": part["part"],
+                "score": round(self.score(entry), 4),
+                "max_score": round(entry["points"], 4),
+                "status": "passed" if entry["status"] == "passed" else "failed",
+                "output": entry["message"][:4000],
+                "visibility": self.visibility,
+            })
+        for part in self.table["parts"]:
+            for test, points in part["tests"].items():
+                if test not in self.collected_tests:
+                    tests.append({"name": "Task %s %s: %s" % (part["part"], part["function"], test),
+                                  "number": part["part"], "score": 0.0, "max_score": points,
+                                  "status": "failed", "output": "not run (the test was not collected)",
+                                  "visibility": self.visibility})
+        parts = {p["part"]: {"function": p["function"], "score": round(s, 4), "max_score": m}
+                 for p, s, m, _, _ in self.parts()}
+        return {
+            "score": round(sum(t["score"] for t in tests), 4),
+            "execution_time": round(time.time() - self.started, 1),
+            "output": "\n".join(self.summary_lines()),
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
+            "extra_data": {"submission": str(self.submission_dir), "parts": parts,
+                           "max_score": self.table["total"], "problems": self.problems(),
+                           "isolation": self.isolation, "isolation_note": self.isolation_note,
+                           "complete": self.complete},
+        }
+
+    def write_json(self):
+        self.written = time.time()
+        if self.json_path:
+            write_json_atomically(self.json_path, self.results_json())

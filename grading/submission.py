@@ -1,0 +1,326 @@
+"""The grader's handle on one submission: its functions, called in a sandboxed worker.
+
+    sub = Submission("path/to/student")
+    sub.call("vae", "compute_KL", encoder_output).value      # numpy arrays, plain values
+    sub.grad("vae", "vae_lower_bound", [gen, rec, images], argnum=0, noise=eps)
+    sub.close()
+
+A worker (worker.py) is started in the sandbox (sandbox.py) on the first call and
+imports the submission's adam.py, then vae.py, with the grader's support modules.
+Every reply is read with a deadline for the whole message and a size cap, in
+protocol.py's plain format. A call that does not return in time, a worker that dies,
+prints without end, uses too much memory or sends a malformed reply costs that call
+(GradingFailure, with a message for the student); the next call gets a fresh
+worker. A module whose import hangs is left out of later workers, so a hanging
+adam.py costs Task 2 only.
+"""
+import os
+import time
+from pathlib import Path
+
+from grading import GradingFailure, protocol, sandbox
+
+ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.py, plotting.py, ...
+JOB_TIMEOUT = 10.0       # seconds for one call
+IMPORT_TIMEOUT = 20.0    # seconds to import each of the submission's modules
+START_TIMEOUT = 60.0     # seconds for a worker to start (an interpreter importing numpy on half a CPU)
+OUTPUT_KEEP = 2000       # printed characters kept for the messages
+OUTPUT_ABORT = 1000000   # printed characters after which every write raises
+REPLY_CAP = 256 << 20    # bytes of one reply
+SUBMISSION_MODULES = ("adam", "vae")
+
+
+def support_modules(root=ROOT):
+    """The grader's modules that a submission is graded with: every top-level .py file beside
+    the reference's vae.py except vae.py and adam.py themselves."""
+    return sorted(p for p in Path(root).glob("*.py") if p.stem not in SUBMISSION_MODULES + ("conftest", "setup"))
+
+
+def memory_text(n):
+    return "%g GB" % (n / 2 ** 30) if n >= 2 ** 30 else "%g MB" % (n / 2 ** 20)
+
+
+class Result:
+    """What a call returned, read from the worker: nothing here is trusted beyond its type."""
+
+    def __init__(self, reply):
+        self.value = reply.get("value")
+        self.gradient = reply.get("gradient")
+        self.args = reply.get("args")
+        self.output = _text(reply.get("output"))[:OUTPUT_KEEP]
+        self.printed = _int(reply.get("printed"))
+        self.draws = [d for d in reply.get("draws") or [] if _is_draw(d)] if isinstance(reply.get("draws"), list) else []
+        self.drawn = _int(reply.get("drawn"))
+        self.overdrawn = reply.get("overdrawn") is True
+        self.unused = _int(reply.get("unused"))
+        self.expected_draws = None
+
+    def __getitem__(self, key):
+        return self.value[key]
+
+
+def _text(x):
+    return x if isinstance(x, str) else ""
+
+
+def _int(x):
+    return x if type(x) is int else 0
+
+
+def _is_draw(d):
+    return (isinstance(d, list) and len(d) == 2 and isinstance(d[0], str) and isinstance(d[1], list)
+            and all(type(s) is int for s in d[1]))
+
+
+class Submission:
+    """A folder with vae.py (and adam.py), graded against the grader's support modules."""
+
+    def __init__(self, path, root=ROOT, timeout=JOB_TIMEOUT, import_timeout=IMPORT_TIMEOUT,
+                 memory=sandbox.DEFAULT_MEMORY, hide=(), isolation=None):
+        self.path = Path(path).absolute()
+        self.root = Path(root).resolve()
+        self.timeout = float(timeout)
+        self.import_timeout = float(import_timeout)
+        self.memory = int(memory)
+        self.isolation = isolation or sandbox.detect()
+        self.hide = [str(p) for p in [self.root, self.path, self.path.parent] + list(hide)]
+        self.excluded = {}          # module -> why it is left out (its import hung or killed the worker)
+        self.import_status = None   # module -> None if imported, else why it cannot be graded
+        self.problems = []          # one line each, for summaries and grade_all
+        self.refused = []           # files of the submission not copied (links, ...)
+        self._jail = None
+        self._proc = None
+
+    # -- the worker
+
+    def _ensure_jail(self):
+        if self._jail is None:
+            self._jail = sandbox.Jail(self.path, [str(p) for p in support_modules(self.root)], self.isolation,
+                                      self.hide, self.memory)
+            for name, why in self._jail.refused:
+                self._note("%s was not graded: %s" % (name, why))
+
+    def secrets_in_reach(self):
+        """Grader paths the worker's user can read (user isolation only; [] elsewhere)."""
+        self._ensure_jail()
+        return self._jail.readable_secrets()
+
+    def _start(self):
+        self._ensure_jail()
+        jail = self._jail
+        self._proc = jail.popen([jail.path("worker") + "/worker.py"])
+        config = {"submission": jail.path("submission"), "support": jail.path("support"),
+                  "support_modules": [p.stem for p in support_modules(self.root)],
+                  "libs": sandbox.library_dirs(), "excluded": dict(self.excluded),
+                  "keep": OUTPUT_KEEP, "abort": OUTPUT_ABORT}
+        try:
+            protocol.write_message(self._proc.stdin.fileno(), config)
+        except OSError:
+            pass   # the worker failed to start: the read below says why
+        deadline = time.monotonic() + max(START_TIMEOUT, self.import_timeout)
+        current = None
+        while True:
+            try:
+                message = self._read(deadline)
+            except TimeoutError:
+                self._kill()
+                if current is None:
+                    raise GradingFailure("the grading worker did not start within %g s" % START_TIMEOUT)
+                return self._exclude(current, "importing %s.py did not finish within %g s: does it train, load "
+                                              "data or loop at import time? Keep such code under "
+                                              "`if __name__ == \"__main__\":`" % (current, self.import_timeout))
+            except EOFError:
+                code, err = self._exit_status()
+                if current is None:
+                    raise GradingFailure("the grading worker could not start (%s)%s"
+                                         % (code, (": " + err) if err else ""))
+                return self._exclude(current, "importing %s.py killed the Python process (%s)" % (current, code))
+            except protocol.ProtocolError as e:
+                self._kill()
+                if current is None:
+                    raise GradingFailure("the grading worker sent a malformed message while starting: %s" % e)
+                return self._exclude(current, "importing %s.py garbled the grader's channel (%s)" % (current, e))
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "importing" and message.get("module") in SUBMISSION_MODULES:
+                current = message["module"]
+                deadline = time.monotonic() + self.import_timeout
+            elif kind == "ready" and isinstance(message.get("status"), dict):
+                status = message["status"]
+                self.import_status = {m: (_text(status.get(m)) or None) if status.get(m) is not None else None
+                                      for m in SUBMISSION_MODULES}
+                for why in self.import_status.values():
+                    if why:
+                        self._note(why)
+                return
+            elif kind == "crash" and current is None:
+                self._kill()
+                raise GradingFailure("the grading worker failed before importing the submission:\n"
+                                     + _text(message.get("traceback"))[-1500:])
+            else:
+                self._kill()
+                why = "importing %s.py sent the grader something unexpected" % current if current else \
+                    "the grading worker sent something unexpected while starting"
+                if current is None:
+                    raise GradingFailure(why)
+                return self._exclude(current, why)
+
+    def _exclude(self, module, why):
+        self.excluded[module] = why
+        self._note(why)
+        return self._start()
+
+    def _read(self, deadline):
+        return protocol.read_message(self._proc.stdout.fileno(), deadline, REPLY_CAP)
+
+    def _exit_status(self):
+        """(how the worker ended, what the sandbox said) after its channel closed."""
+        proc = self._proc
+        try:
+            proc.wait(2)
+        except Exception:
+            pass
+        err = ""
+        if proc.returncode is not None:
+            try:
+                err = os.read(proc.stderr.fileno(), 4000).decode(errors="replace").strip().splitlines()
+                err = " ".join(line for line in err if line.startswith("sandbox:"))[:300]
+            except OSError:
+                err = ""
+        code = proc.returncode
+        self._kill()
+        if code is None:
+            return "it closed its channel", err
+        if code < 0 or code >= 128:
+            sig = -code if code < 0 else code - 128
+            name = {9: "SIGKILL", 24: "SIGXCPU: its CPU time limit", 6: "SIGABRT", 11: "SIGSEGV",
+                    25: "SIGXFSZ: it wrote a file larger than %s" % memory_text(sandbox.FILE_SIZE)}.get(sig, "")
+            return "killed by signal %d%s" % (sig, " (%s)" % name if name else ""), err
+        return "exit code %d" % code, err
+
+    def _note(self, line):
+        if line not in self.problems:
+            self.problems.append(line)
+
+    def _kill(self):
+        if self._proc is not None:
+            self._jail.kill(self._proc)
+        self._proc = None
+
+    def close(self):
+        if self._proc is not None:
+            try:
+                protocol.write_message(self._proc.stdin.fileno(), {"op": "exit"})
+                self._proc.wait(1)
+            except Exception:
+                pass
+        self._kill()
+        if self._jail is not None:
+            self._jail.remove()
+            self._jail = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def status(self, module):
+        """None if module.py imported, else why it cannot be graded."""
+        if self.import_status is None:
+            self._start()
+        return self.import_status.get(module)
+
+    # -- calls
+
+    def request(self, request, what, timeout=None, gradient_hint=None):
+        """Send one request; the Result, or GradingFailure with a message for the student."""
+        why = self.status(request["module"])
+        if why:
+            raise GradingFailure("%s: cannot be graded: %s" % (what, why))
+        if self._proc is None:
+            self._start()
+        timeout = self.timeout if timeout is None else timeout
+        short = what.split(" on ")[0]
+        try:
+            protocol.write_message(self._proc.stdin.fileno(), request)
+        except OSError:
+            self._kill()
+            self._start()
+            protocol.write_message(self._proc.stdin.fileno(), request)
+        try:
+            reply = self._read(time.monotonic() + timeout)
+        except TimeoutError:
+            self._kill()
+            self._note("%s did not return within %g s" % (short, timeout))
+            raise GradingFailure("%s did not return within %g s (an endless loop? training? printing without "
+                                 "end?); it was stopped" % (what, timeout))
+        except EOFError:
+            code, _ = self._exit_status()
+            self._note("%s killed its process (%s)" % (short, code))
+            raise GradingFailure("%s killed the Python process that ran it (%s: os._exit, a crash in compiled "
+                                 "code, or more than %s of memory?)" % (what, code, memory_text(self.memory)))
+        except protocol.ProtocolError as e:
+            self._kill()
+            self._note("%s garbled the grader's channel" % short)
+            raise GradingFailure("%s: its process sent the grader a malformed reply (%s) and was stopped"
+                                 % (what, e))
+        if not isinstance(reply, dict) or reply.get("type") != "reply":
+            self._kill()
+            if isinstance(reply, dict) and reply.get("type") == "crash":
+                raise GradingFailure("%s: the grading worker failed:\n%s" % (what, _text(reply.get("traceback"))))
+            raise GradingFailure("%s: its process sent the grader something that is not a reply" % what)
+        if reply.get("ok") is True:
+            return Result(reply)
+        raise GradingFailure(describe_error(what, reply, self.memory, gradient_hint))
+
+    def call(self, module, function, *args, kwargs=None, noise=None, seed=0, what=None, return_args=False,
+             timeout=None):
+        """function(*args, **kwargs) from the submission's module; Result.value is what it returned
+        (Result.args the arguments after the call, with return_args)."""
+        return self.request({"op": "call", "module": module, "function": function, "args": list(args),
+                             "kwargs": kwargs or {}, "noise": noise, "seed": seed, "return_args": return_args},
+                            what or "%s()" % function, timeout)
+
+    def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,
+             hint=None):
+        """autograd's gradient, in the worker, of sum(weights * function(*args)) with respect to
+        args[argnum], the same noise at every evaluation. Result.value is the objective,
+        Result.gradient shaped like args[argnum]. hint: what to tell the student if autograd fails."""
+        return self.request({"op": "grad", "module": module, "function": function, "args": list(args),
+                             "argnum": argnum, "weights": weights, "noise": noise, "seed": seed},
+                            what or "the gradient of %s()" % function, timeout, hint)
+
+
+def describe_error(what, reply, memory=sandbox.DEFAULT_MEMORY, gradient_hint=None):
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+    kind, message = _text(error.get("type")) or "an error", _text(error.get("message"))[:1500]
+    where = _text(error.get("where"))
+    if kind == "GradingFailure":
+        text = "%s: %s" % (what, message)
+    elif error.get("phase") == "gradient":
+        text = ("%s: autograd cannot differentiate it (%s: %s). %s" % (what, kind, message[:300], gradient_hint or
+                "Use autograd.numpy (import autograd.numpy as np) for every operation on arrays that depend on "
+                "the parameters, and no in-place assignment, float() or .item()"))
+    elif kind == "NotImplementedError" and message.startswith("Task "):   # a handout stub
+        text, where = "%s: not implemented yet (NotImplementedError: %s)" % (what, message), ""
+    elif kind == "NotImplementedError":
+        text = "%s raised NotImplementedError: %s" % (what, message)
+    elif kind == "OutputLimitExceeded":
+        text = "%s printed more than %d characters and was stopped" % (what, OUTPUT_ABORT)
+    elif kind == "MemoryError":
+        text = "%s used more than %s of memory and was stopped" % (what, memory_text(memory))
+    else:
+        text = "%s raised %s: %s" % (what, kind, message)
+    if where:
+        text += "\n  at %s" % where
+    output = _text(reply.get("output"))
+    if output:
+        text += "\n" + printed_excerpt(output, _int(reply.get("printed")))
+    return text
+
+
+def printed_excerpt(output, total, lines=6):
+    shown = output.rstrip("\n").splitlines()[:lines]
+    more = "" if total <= len(output) and len(output.splitlines()) <= lines else \
+        "\n    ... (%d characters printed in all)" % total
+    return "  it printed:\n" + "\n".join("    | " + line[:200] for line in shown) + more

@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""Build a Gradescope autograder: python tools/make_autograder.py --out autograder.zip
+
+The zip holds, at its root, setup.sh and run_autograder, and in source/ the grading
+(grading/, tests/grading/), the support modules a submission is graded with (data.py,
+plotting.py, report.py), MNIST, requirements.txt, and a PRIVATE set of reference cases
+made here with a secret seed (not the students' stored cases; the seed is not kept).
+The reference solution itself is not in it: the grader judges from stored outputs.
+
+run_autograder first removes every other user's access to /autograder (source,
+submission, results), then grades /autograder/submission with the sandboxed worker
+(as a dedicated unprivileged user, in namespaces where the container allows them),
+and writes /autograder/results/results.json in Gradescope's format. If the grading
+itself fails, it still writes a results.json that scores 0 and says so.
+"""
+import argparse
+import os
+import secrets
+import shutil
+import stat
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+from grading import results, submission  # noqa: E402
+
+VISIBILITY_HELP = ("Gradescope visibility of every test: visible (the default: students see each test's points "
+                   "and message at once, as in their self-check; the private cases' inputs are never shown in "
+                   "full), after_due_date, after_published or hidden")
+
+SETUP = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when the autograder image is built.
+set -euo pipefail
+cd /autograder/source
+pip3 install -r requirements.txt
+"""
+
+RUN = """\
+#!/usr/bin/env bash
+# Gradescope runs this, as root, for every submission.
+set -u
+A="${{AUTOGRADER_ROOT:-/autograder}}"
+mkdir -p "$A/results"
+# Nothing of the grader's is for other users: the submission's code runs as one.
+chmod go-rwx "$A" "$A/results" 2>/dev/null
+chmod -R go-rwx "$A/source" "$A/submission" 2>/dev/null
+cd "$A/source"
+python3 -m pytest tests/grading --submission "$A/submission" --grade-json "$A/results/results.json" \\
+    --grading-timeout {timeout} --grading-memory {memory} --grade-visibility {visibility} \\
+    --confcutdir tests/grading -p no:cacheprovider -q
+python3 - "$A/results/results.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+try:
+    ok = json.load(open(path))["extra_data"]["complete"] is True
+except Exception:
+    ok = False
+if not ok:
+    json.dump({{"score": 0, "output": "The autograder could not finish grading this submission; "
+               "your instructor will grade it by hand.", "tests": []}}, open(path, "w"))
+PY
+"""
+
+SOURCE_DIRS = ("grading", "tests/grading", "mnist")
+SOURCE_FILES = ("requirements.txt",)
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+
+def build(out, seed=None, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visible",
+          with_mistakes=True, log=print):
+    """Write the autograder zip to out; returns the number of files in it."""
+    import make_reference
+    seed = secrets.randbelow(2 ** 31) if seed is None else seed
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
+        source = Path(tmp) / "source"
+        source.mkdir()
+        for name in SOURCE_DIRS:
+            shutil.copytree(ROOT / name, source / name, ignore=IGNORED)
+        for name in SOURCE_FILES:
+            shutil.copy2(ROOT / name, source / name)
+        for path in submission.support_modules(ROOT):
+            shutil.copy2(path, source / path.name)
+        (source / "pytest.ini").write_text("[pytest]\ntestpaths = tests/grading\ntimeout = 600\n"
+                                           "timeout_method = thread\n")
+        log("making the private reference cases (secret seed)...")
+        make_reference.write(source / "tests" / "reference", seed=seed, with_mistakes=with_mistakes)
+        scripts = {"setup.sh": SETUP,
+                   "run_autograder": RUN.format(timeout=timeout, memory=memory_mb, visibility=visibility)}
+        fd, tmp_zip = tempfile.mkstemp(prefix=".autograder-", suffix=".zip", dir=str(out.absolute().parent))
+        os.close(fd)
+        count = 0
+        try:
+            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as z:
+                for name, text in scripts.items():
+                    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                    info.external_attr = (stat.S_IFREG | 0o755) << 16
+                    z.writestr(info, text)
+                    count += 1
+                for path in sorted(source.rglob("*")):
+                    if path.is_file():
+                        z.write(path, "source/" + str(path.relative_to(source)))
+                        count += 1
+            os.replace(tmp_zip, out)
+        except BaseException:
+            os.unlink(tmp_zip)
+            raise
+    return count
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make_autograder.py", description=__doc__.split("\n\n")[0],
+                                     epilog="Upload the zip as the assignment's autograder (Ubuntu base image).")
+    parser.add_argument("--out", default="autograder.zip", help="the zip to write (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=submission.JOB_TIMEOUT,
+                        help="seconds allowed to one call of a submission's functions (default %(default)s)")
+    parser.add_argument("--memory", type=int, default=512, metavar="MB",
+                        help="address space of the submission's process, in MB; Gradescope's container has "
+                             "768 MB in all (default %(default)s)")
+    parser.add_argument("--visibility", choices=results.VISIBILITIES, default="visible", help=VISIBILITY_HELP)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the private cases' seed (default: a secret random one; give one only to "
+                             "rebuild the same autograder)")
+    parser.add_argument("--no-mistakes", action="store_true",
+                        help="skip the known wrong solutions' fingerprints (faster; fewer hints in messages)")
+    args = parser.parse_args(argv)
+    if args.timeout <= 0 or args.memory < 256:
+        parser.error("--timeout must be above 0 and --memory at least 256 MB")
+    count = build(args.out, args.seed, args.timeout, args.memory, args.visibility, not args.no_mistakes)
+    print("wrote %s (%d files, %.1f MB)" % (args.out, count, os.path.getsize(args.out) / 2 ** 20))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from grading import GradingFailure
+from grading import GradingFailure, answers
+from grading.submission import standins as standins_for
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
 FINGERPRINT_SIZE = 256
@@ -63,6 +64,13 @@ class Case:
     def args(self):
         return self.resolve(self.meta["call"]["args"])
 
+    def answers(self):
+        """The recorded answers to this case's stand-ins (an answers.Table), or None."""
+        if not self.meta.get("answers"):
+            return None
+        return answers.Table(answers.entries_from_arrays(self.meta, self.arrays),
+                             " (on %s)" % self.description if self.description else "")
+
     def mistakes(self):
         """[(name, hint, shape, fingerprint)] of the known wrong solutions for this case."""
         return [(name, m["hint"], tuple(m["shape"]), self.arrays["mistake." + name])
@@ -107,30 +115,86 @@ class Reference:
 # ---------------------------------------------------------------------------
 # Running a case: each job returns a dict of outputs, in the grader
 
-def run_case(sub, case, noise=STORED, what=None):
+def run_case(sub, case, noise=STORED, what=None, answer=None):
     """Run a stored case's call on a submission; Result.value becomes a dict of outputs
-    ({"out": ...} for a plain call)."""
+    ({"out": ...} for a plain call). The task functions the case lists in meta["standins"] are
+    answered by answer (default: the answers recorded from the reference)."""
     call = case.meta["call"]
     noise = case.noise if isinstance(noise, str) and noise == STORED else noise
     what = what or case.meta["what"]
-    result = JOBS[call["job"]](sub, case, case.args(), noise, what)
-    return result
+    calls = {"standins": standins_for(*case.meta.get("standins", [])),
+             "answer": answer if answer is not None else case.answers()}
+    return JOBS[call["job"]](sub, case, case.args(), noise, what, calls)
 
 
-def _call(sub, case, args, noise, what):
-    result = sub.call(case.meta["call"]["module"], case.meta["function"], *args, noise=noise, what=what)
+def _call(sub, case, args, noise, what, calls):
+    result = sub.call(case.meta["call"]["module"], case.meta["function"], *args, noise=noise, what=what,
+                      seed=case.meta["call"].get("seed", 0), **calls)
     result.value = {"out": result.value}
     return result
 
 
-def _sample_grad(sub, case, args, noise, what):
+def _sample_grad(sub, case, args, noise, what, calls):
     encoder_output, weights = args
     result = sub.grad("vae", "sample_latent_variables_from_posterior", [encoder_output], argnum=0,
                       weights=weights, noise=noise, what=what,
                       hint="Compute z = mean + sigma * eps with autograd.numpy, eps = npr.randn(...): "
-                           "npr.normal(mean, sigma) has no gradient")
+                           "npr.normal(mean, sigma) has no gradient", **calls)
     result.value = {"out": result.gradient}
     return result
+
+
+def _axpy(net, direction, h):
+    return [(W + h * dW, b + h * db) for (W, b), (dW, db) in zip(net, direction)]
+
+
+def _gradcheck(sub, case, args, noise, what, calls):
+    """autograd's directional derivatives of vae_lower_bound (from the gradients computed in
+    the worker) against central finite differences (from values computed there), along three
+    random directions drawn here: both networks, the decoder only, the encoder only; the same
+    noise everywhere. value: {"analytic": (3,), "numeric": (3,), "value": ()}."""
+    gen, rec, images, h, seed = args
+    grads, value = [], None
+    for argnum, net in ((0, gen), (1, rec)):
+        result = sub.grad("vae", "vae_lower_bound", [gen, rec, images], argnum=argnum, noise=noise, what=what,
+                          **calls)
+        grads.append(_net_like(result.gradient, net, what))
+        value = result.value
+    rng = np.random.RandomState(seed)
+
+    def bound(g, r):
+        out = sub.call("vae", "vae_lower_bound", g, r, images, noise=noise, what=what, **calls).value
+        try:
+            return float(np.sum(np.asarray(out, dtype=np.float64)))
+        except (TypeError, ValueError):
+            raise GradingFailure("%s: vae_lower_bound returned %s, not a number" % (what, kind(out)))
+    analytic, numeric = [], []
+    for which in ("both", "decoder", "encoder"):
+        dirs = [[(rng.standard_normal(np.shape(W)), rng.standard_normal(np.shape(b))) for W, b in net]
+                for net in (gen, rec)]
+        for i, name in enumerate(("decoder", "encoder")):
+            if which not in ("both", name):
+                dirs[i] = [(0 * dW, 0 * db) for dW, db in dirs[i]]
+        analytic.append(sum(float(np.sum(gW * dW) + np.sum(gb * db))
+                            for gnet, dnet in zip(grads, dirs) for (gW, gb), (dW, db) in zip(gnet, dnet)))
+        numeric.append((bound(_axpy(gen, dirs[0], h), _axpy(rec, dirs[1], h))
+                        - bound(_axpy(gen, dirs[0], -h), _axpy(rec, dirs[1], -h))) / (2 * h))
+    result.value = {"analytic": np.array(analytic), "numeric": np.array(numeric),
+                    "value": np.asarray(value, dtype=np.float64) if value is not None else np.nan}
+    return result
+
+
+def _net_like(value, net, what):
+    """value as a list of (W, b) float arrays shaped like net; GradingFailure otherwise."""
+    try:
+        out = [(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)) for W, b in value]
+        ok = len(out) == len(net) and all(W.shape == np.shape(W0) and b.shape == np.shape(b0)
+                                          for (W, b), (W0, b0) in zip(out, net))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise GradingFailure("%s: autograd's gradient does not have the shape of the parameters" % what)
+    return out
 
 
 def kind(value):
@@ -151,7 +215,7 @@ def adam_result(value, what):
     return value[0], adam_state(value[1], "the new state (second item of adam_step's result)")
 
 
-def _adam_step(sub, case, args, noise, what):
+def _adam_step(sub, case, args, noise, what, calls):
     params, grad, m, v, t, hyper = args
     result = sub.call("adam", "adam_step", params, grad, (m, v, t), kwargs=hyper, what=what)
     new_params, (new_m, new_v, new_t) = adam_result(result.value, "adam_step")
@@ -159,7 +223,7 @@ def _adam_step(sub, case, args, noise, what):
     return result
 
 
-def _adam_trajectory(sub, case, args, noise, what):
+def _adam_trajectory(sub, case, args, noise, what, calls):
     """Minimise f(x) = sum a (x - c)^2 / 2 from x0 with the submission's adam_step, from
     Figure 5's state (0, 0, 0): every iterate, (steps, n)."""
     x0, a, c, steps, hyper = args
@@ -180,4 +244,5 @@ def _adam_trajectory(sub, case, args, noise, what):
     return result
 
 
-JOBS = {"call": _call, "sample_grad": _sample_grad, "adam_step": _adam_step, "adam_trajectory": _adam_trajectory}
+JOBS = {"call": _call, "sample_grad": _sample_grad, "gradcheck": _gradcheck, "adam_step": _adam_step,
+        "adam_trajectory": _adam_trajectory}

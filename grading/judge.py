@@ -63,11 +63,33 @@ def check_close(obtained, expected, what, rtol=1e-6, atol=1e-6, hints=(), mistak
     if np.all(np.isfinite(expected)) and not np.all(np.isfinite(obtained)):
         lines.append("  %d values are not finite (nan or inf)" % int((~np.isfinite(obtained)).sum()))
     known = _mistake_hints(obtained, mistakes)
+    known += _multiple(obtained, expected) if not known else []
     lines += known
     if not known:
         lines += ["  hint: " + h for h in hints if h]
     lines += _draw_notes(result)
     raise GradingFailure("\n".join(lines + _printed(result)))
+
+
+def _multiple(obtained, expected):
+    """A hint when obtained is a round multiple of expected (60000 times, -1 times, ...)."""
+    with np.errstate(all="ignore"):
+        ratio = obtained / expected
+    if not (ratio.size and np.all(np.isfinite(ratio)) and np.all(expected != 0)):
+        return []
+    r = float(ratio.ravel()[0])
+    if not np.allclose(ratio, r, rtol=1e-6, atol=0) or abs(r - 1) < 1e-6:
+        return []
+    rounded = round(r) if abs(r) >= 1 else None
+    inverse = round(1 / r) if abs(r) < 1 else None
+    if not ((rounded is not None and abs(r - rounded) <= 1e-6 * abs(r)) or
+            (inverse is not None and abs(1 / r - inverse) <= 1e-6 * abs(1 / r))):
+        return []
+    text = "%s times the expected value" % ("%d" % rounded if rounded is not None else "1/%d" % inverse)
+    why = {60000: "the bound is a mean over the images of the batch, not scaled by N = 60000, the number of "
+                  "training images",
+           -1: "the sign is reversed", 2: "a factor 2 too many (a missing 1/2?)", }.get(rounded)
+    return ["  hint: %s%s" % (text, ": " + why if why else "")]
 
 
 def _mistake_hints(obtained, mistakes):

@@ -88,7 +88,7 @@ def decode(payload):
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ProtocolError("a header that is not JSON (%s)" % str(e)[:80])
     body = memoryview(payload)[start:]
-    nodes = [0]
+    nodes, cursor = [0], [0]
 
     def value(node, depth):
         nodes[0] += 1
@@ -106,18 +106,23 @@ def decode(payload):
         if tag == "dict" and isinstance(content, dict):
             return {str(k): value(x, depth + 1) for k, x in content.items()}
         if tag == "array":
-            return _array(content, body)
+            array = _array(content, body, cursor[0])
+            cursor[0] += array.nbytes
+            return array
         raise ProtocolError("an unknown node %r in the header" % str(tag)[:20])
 
     return value(header, 0)
 
 
-def _array(content, body):
+def _array(content, body, expected_offset):
+    """An array's bytes must follow the previous array's, so that no two arrays share bytes and
+    a message decodes to no more than it carried."""
     try:
         dtype, shape, offset, nbytes = content
         ok = (isinstance(dtype, str) and dtype in DTYPES and isinstance(shape, list) and len(shape) <= 32
               and all(type(s) is int and 0 <= s for s in shape)
-              and type(offset) is int and type(nbytes) is int and 0 <= offset and offset + nbytes <= len(body))
+              and type(offset) is int and type(nbytes) is int and offset == expected_offset
+              and offset + nbytes <= len(body))
     except (TypeError, ValueError):
         ok = False
     if not ok:
@@ -138,11 +143,22 @@ def frame(payload):
     return FRAME.pack(MAGIC, len(payload)) + payload
 
 
-def write_message(fd, value):
-    data = frame(encode(value))
-    view = memoryview(data)
+def write_message(fd, value, deadline=None):
+    """Send value; with a deadline, fd must be non-blocking, and TimeoutError says the reader
+    did not take the whole message in time."""
+    view = memoryview(frame(encode(value)))
     while view:
-        n = os.write(fd, view)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            _, ready, _ = select.select([], [fd], [], left)
+            if not ready:
+                raise TimeoutError
+        try:
+            n = os.write(fd, view)
+        except BlockingIOError:
+            continue
         view = view[n:]
 
 

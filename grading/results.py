@@ -30,6 +30,10 @@ def load_points(path=POINTS_FILE):
     table["by_test"] = by_test
     table["by_function"] = by_function
     table["total"] = sum(p["points"] for p in table["parts"])
+    table.setdefault("checks", {})
+    for test in table["checks"]:
+        if test in by_test:
+            raise ValueError("%s: test %s is both graded and a check" % (path, test))
     return table
 
 
@@ -81,11 +85,17 @@ class Grading:
         self.written = 0.0
         self.complete = False
 
+    def knows(self, name):
+        return name in self.table["by_test"] or name in self.table["checks"]
+
     def add(self, nodeid, name, test_id, count):
-        part, points = self.table["by_test"][name]
+        part, points = self.table["by_test"].get(name, (None, 0.0))
         self.items[nodeid] = {"part": part, "test": name, "points": points / count, "id": test_id,
                               "status": "not run", "message": "not run"}
         self.collected_tests.add(name)
+
+    def checks(self):
+        return [e for e in self.items.values() if e["part"] is None]
 
     def record(self, nodeid, status, message):
         entry = self.items.get(nodeid)
@@ -132,6 +142,10 @@ class Grading:
         lines.append("  ".join("Task %s: %s / %s" % (t, num(s), num(m)) for t, (s, m) in tasks.items()))
         total = sum(s for s, _ in tasks.values())
         lines.append("TOTAL: %s / %s" % (num(total), num(self.table["total"])))
+        for entry in self.checks():
+            if entry["status"] != "not run":
+                lines.append("check (no points) %s: %s" % (entry["id"], "passed" if entry["status"] == "passed"
+                                                           else entry["message"].splitlines()[0][:110]))
         for problem in self.problems():
             lines.append("problem: " + problem.splitlines()[0])
         if self.isolation == "none":
@@ -141,9 +155,10 @@ class Grading:
     def results_json(self):
         tests = []
         for entry in self.items.values():
-            part = entry["part"]
+            part = entry["part"] or {"part": "check", "function": "(no points)"}
             tests.append({
-                "name": "Task %s %s: %s" % (part["part"], part["function"], entry["id"]),
+                "name": "Task %s %s: %s" % (part["part"], part["function"], entry["id"]) if entry["part"] else
+                        "Check (no points): %s" % entry["id"],
                 "number": part["part"],
                 "score": round(self.score(entry), 4),
                 "max_score": round(entry["points"], 4),

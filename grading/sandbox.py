@@ -51,10 +51,11 @@ MODES = ("namespace", "user", "none")
 DEFAULT_MEMORY = 2 << 30          # bytes of address space
 DEFAULT_CPU = 600                 # seconds of CPU time for one worker's whole life
 FILE_SIZE = 64 << 20              # bytes: the largest file the worker may write
+SCRATCH_SIZE = 64 << 20           # bytes: all it may write (namespace mode)
 OPEN_FILES = 256
 PROCESSES = 64                    # tasks (processes and threads) of the worker's user
 UID_BASE = 1500000000             # dedicated user ids: UID_BASE + a number unique to the grader process
-WORKER_FILES = ("worker.py", "protocol.py")
+WORKER_FILES = ("worker.py", "protocol.py", "given.py")
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -414,11 +415,13 @@ def _build_root(libc, config):
         _bind(libc, "/dev/" + node, new + "/dev/" + node, writable=True, device=True)
     os.makedirs(new + "/proc")
     _mount(libc, "proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(new + "/tmp")
-    _mount(libc, "tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-           "mode=1777,size=%d" % FILE_SIZE)
-    for name, writable in (("submission", False), ("support", False), ("worker", False), ("scratch", True)):
-        _bind(libc, os.path.join(config["jail"], name), new + "/grading/" + name, writable)
+    # The only writable places, in memory and of bounded size: the grader's disk is not for filling.
+    for path, size in (("/tmp", 16 << 20), ("/grading/scratch", SCRATCH_SIZE)):
+        os.makedirs(new + path)
+        _mount(libc, "tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV,
+               "mode=1777,size=%d" % size)
+    for name in ("submission", "support", "worker"):
+        _bind(libc, os.path.join(config["jail"], name), new + "/grading/" + name)
     # Grader folders that lie inside a mounted tree (e.g. a repository under the Python prefix).
     for path in config["hide"]:
         if not any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounted):

@@ -15,6 +15,7 @@ worker. A module whose import hangs is left out of later workers, so a hanging
 adam.py costs Task 2 only.
 """
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -28,6 +29,14 @@ OUTPUT_KEEP = 2000       # printed characters kept for the messages
 OUTPUT_ABORT = 1000000   # printed characters after which every write raises
 REPLY_CAP = 256 << 20    # bytes of one reply
 SUBMISSION_MODULES = ("adam", "vae")
+# By default every call is made with the handout's given functions in place of the submission's.
+GIVEN = {"vae.sigmoid": "given", "vae.relu": "given", "vae.neural_net_predict": "given"}
+OWN = {}   # no stand-in at all: the submission's own functions throughout
+
+
+def standins(*answered):
+    """The given functions, and the named task functions answered by the grader."""
+    return dict(GIVEN, **{"vae." + name: "answer" for name in answered})
 
 
 def support_modules(root=ROOT):
@@ -46,7 +55,6 @@ class Result:
     def __init__(self, reply):
         self.value = reply.get("value")
         self.gradient = reply.get("gradient")
-        self.args = reply.get("args")
         self.output = _text(reply.get("output"))[:OUTPUT_KEEP]
         self.printed = _int(reply.get("printed"))
         self.draws = [d for d in reply.get("draws") or [] if _is_draw(d)] if isinstance(reply.get("draws"), list) else []
@@ -109,16 +117,17 @@ class Submission:
         self._ensure_jail()
         jail = self._jail
         self._proc = jail.popen([jail.path("worker") + "/worker.py"])
+        os.set_blocking(self._proc.stdin.fileno(), False)   # every write has a deadline
         config = {"submission": jail.path("submission"), "support": jail.path("support"),
                   "support_modules": [p.stem for p in support_modules(self.root)],
                   "libs": sandbox.library_dirs(), "excluded": dict(self.excluded),
                   "keep": OUTPUT_KEEP, "abort": OUTPUT_ABORT}
-        try:
-            protocol.write_message(self._proc.stdin.fileno(), config)
-        except OSError:
-            pass   # the worker failed to start: the read below says why
         deadline = time.monotonic() + max(START_TIMEOUT, self.import_timeout)
-        current = None
+        try:
+            protocol.write_message(self._proc.stdin.fileno(), config, deadline)
+        except (OSError, TimeoutError):
+            pass   # the worker failed to start: the read below says why
+        current, started = None, set()
         while True:
             try:
                 message = self._read(deadline)
@@ -142,8 +151,11 @@ class Submission:
                 return self._exclude(current, "importing %s.py garbled the grader's channel (%s)" % (current, e))
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "importing" and message.get("module") in SUBMISSION_MODULES:
-                current = message["module"]
-                deadline = time.monotonic() + self.import_timeout
+                # Each module's allowance starts once: a module that says so again gains no time.
+                if message["module"] not in started:
+                    started.add(message["module"])
+                    current = message["module"]
+                    deadline = time.monotonic() + self.import_timeout
             elif kind == "ready" and isinstance(message.get("status"), dict):
                 status = message["status"]
                 self.import_status = {m: (_text(status.get(m)) or None) if status.get(m) is not None else None
@@ -201,6 +213,8 @@ class Submission:
         if line not in self.problems:
             self.problems.append(line)
 
+    note = _note
+
     def _kill(self):
         if self._proc is not None:
             self._jail.kill(self._proc)
@@ -209,7 +223,7 @@ class Submission:
     def close(self):
         if self._proc is not None:
             try:
-                protocol.write_message(self._proc.stdin.fileno(), {"op": "exit"})
+                protocol.write_message(self._proc.stdin.fileno(), {"op": "exit"}, time.monotonic() + 1)
                 self._proc.wait(1)
             except Exception:
                 pass
@@ -232,8 +246,11 @@ class Submission:
 
     # -- calls
 
-    def request(self, request, what, timeout=None, gradient_hint=None):
-        """Send one request; the Result, or GradingFailure with a message for the student."""
+    def request(self, request, what, timeout=None, gradient_hint=None, answer=None):
+        """Send one request; the Result, or GradingFailure with a message for the student.
+        answer(question) answers the stand-ins' calls (see Worker.answered); it returns a value or
+        raises GradingFailure, whose message is passed on to the worker (and kept in
+        Result.refused)."""
         why = self.status(request["module"])
         if why:
             raise GradingFailure("%s: cannot be graded: %s" % (what, why))
@@ -241,14 +258,28 @@ class Submission:
             self._start()
         timeout = self.timeout if timeout is None else timeout
         short = what.split(" on ")[0]
+        # A fresh random id: a reply or callback that does not carry it was not written for this
+        # call (a forged extra reply, a leftover), and is dropped.
+        request = dict(request, id=secrets.token_hex(8))
+        deadline, refused, dropped = time.monotonic() + timeout, [], 0
         try:
-            protocol.write_message(self._proc.stdin.fileno(), request)
-        except OSError:
-            self._kill()
-            self._start()
-            protocol.write_message(self._proc.stdin.fileno(), request)
-        try:
-            reply = self._read(time.monotonic() + timeout)
+            try:
+                protocol.write_message(self._proc.stdin.fileno(), request, deadline)
+            except OSError:   # the worker died since the last call: a fresh one
+                self._kill()
+                self._start()
+                protocol.write_message(self._proc.stdin.fileno(), request, deadline)
+            while True:
+                reply = self._read(deadline)
+                if isinstance(reply, dict) and reply.get("id") != request["id"]:
+                    dropped += 1
+                    if dropped > 100:
+                        raise protocol.ProtocolError("more than 100 messages that answer no call")
+                    continue
+                if not (isinstance(reply, dict) and reply.get("type") == "callback"):
+                    break
+                protocol.write_message(self._proc.stdin.fileno(), dict(self._answer(answer, reply, refused),
+                                                                       id=request["id"]), deadline)
         except TimeoutError:
             self._kill()
             self._note("%s did not return within %g s" % (short, timeout))
@@ -259,7 +290,7 @@ class Submission:
             self._note("%s killed its process (%s)" % (short, code))
             raise GradingFailure("%s killed the Python process that ran it (%s: os._exit, a crash in compiled "
                                  "code, or more than %s of memory?)" % (what, code, memory_text(self.memory)))
-        except protocol.ProtocolError as e:
+        except (protocol.ProtocolError, OSError) as e:
             self._kill()
             self._note("%s garbled the grader's channel" % short)
             raise GradingFailure("%s: its process sent the grader a malformed reply (%s) and was stopped"
@@ -270,32 +301,84 @@ class Submission:
                 raise GradingFailure("%s: the grading worker failed:\n%s" % (what, _text(reply.get("traceback"))))
             raise GradingFailure("%s: its process sent the grader something that is not a reply" % what)
         if reply.get("ok") is True:
-            return Result(reply)
+            result = Result(reply)
+            result.refused = refused
+            return result
         raise GradingFailure(describe_error(what, reply, self.memory, gradient_hint))
 
-    def call(self, module, function, *args, kwargs=None, noise=None, seed=0, what=None, return_args=False,
-             timeout=None):
+    @staticmethod
+    def _answer(answer, question, refused):
+        if answer is None:
+            return {"type": "answer", "ok": False, "error": "no function of this call is answered by the grader"}
+        try:
+            return {"type": "answer", "ok": True, "value": answer(question)}
+        except GradingFailure as e:
+            refused.append(str(e))
+            return {"type": "answer", "ok": False, "error": str(e)}
+
+    def call(self, module, function, *args, kwargs=None, noise=None, seed=0, what=None, repeat=1,
+             timeout=None, standins=GIVEN, answer=None):
         """function(*args, **kwargs) from the submission's module; Result.value is what it returned
-        (Result.args the arguments after the call, with return_args)."""
+        (with repeat=n, the list of what n calls with the very same argument objects returned,
+        which shows a function that changes its arguments). standins: the functions
+        replaced for this call, {"vae.compute_KL": "answer" or "given"} (by default the given
+        functions by the handout's); answer(question) answers the "answer" ones."""
         return self.request({"op": "call", "module": module, "function": function, "args": list(args),
-                             "kwargs": kwargs or {}, "noise": noise, "seed": seed, "return_args": return_args},
-                            what or "%s()" % function, timeout)
+                             "kwargs": kwargs or {}, "noise": noise, "seed": seed, "repeat": repeat,
+                             "standins": standins},
+                            what or "%s()" % function, timeout, answer=answer)
 
     def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,
-             hint=None):
+             hint=None, standins=GIVEN, answer=None):
         """autograd's gradient, in the worker, of sum(weights * function(*args)) with respect to
         args[argnum], the same noise at every evaluation. Result.value is the objective,
         Result.gradient shaped like args[argnum]. hint: what to tell the student if autograd fails."""
         return self.request({"op": "grad", "module": module, "function": function, "args": list(args),
-                             "argnum": argnum, "weights": weights, "noise": noise, "seed": seed},
-                            what or "the gradient of %s()" % function, timeout, hint)
+                             "argnum": argnum, "weights": weights, "noise": noise, "seed": seed,
+                             "standins": standins},
+                            what or "the gradient of %s()" % function, timeout, hint, answer)
+
+
+# The practical's arguments of each task function (and of the given ones).
+SIGNATURES = {
+    "sample_latent_variables_from_posterior": ("encoder_output",),
+    "bernoulli_log_prob": ("targets", "logits"),
+    "compute_KL": ("q_means_and_log_stds",),
+    "vae_lower_bound": ("gen_params", "rec_params", "data"),
+    "adam_init": ("params",),
+    "adam_step": ("params", "grad", "state", "alpha", "beta1", "beta2", "eps"),
+    "generate_from_prior": ("gen_params", "num_images"),
+    "reconstruct": ("gen_params", "rec_params", "images"),
+    "interpolate": ("gen_params", "rec_params", "image_a", "image_b", "num_points"),
+    "neural_net_predict": ("params", "inputs"),
+    "sigmoid": ("x",),
+    "relu": ("x",),
+}
+
+
+def signature_message(function, parameters):
+    practical = SIGNATURES.get(function)
+    if practical is None:
+        return None
+    text = "%s takes (%s) in the practical; yours is (%s)" % (function, ", ".join(practical), ", ".join(parameters))
+    extra = [p for p in parameters[len(practical):]] if len(parameters) > len(practical) else []
+    if extra:
+        text += ": it also needs %s" % ", ".join(extra)
+    elif len(parameters) < len(practical):
+        text += ": it lacks %s" % ", ".join(practical[len(parameters):])
+    return text + ". Keep the practical's arguments: the grading and the training loop call it with those"
 
 
 def describe_error(what, reply, memory=sandbox.DEFAULT_MEMORY, gradient_hint=None):
     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-    kind, message = _text(error.get("type")) or "an error", _text(error.get("message"))[:1500]
-    where = _text(error.get("where"))
-    if kind == "GradingFailure":
+    kind, message = (_text(error.get("type")) or "an error")[:100], _text(error.get("message"))[:1500]
+    where = _text(error.get("where"))[:300]
+    parameters = [p for p in error.get("parameters") or [] if isinstance(p, str)] \
+        if isinstance(error.get("parameters"), list) else []
+    function = what.split("(")[0].split()[-1] if what else ""
+    if kind == "SignatureError" and signature_message(function, parameters):
+        text, where = "%s: %s" % (what, signature_message(function, parameters)), ""
+    elif kind == "GradingFailure":
         text = "%s: %s" % (what, message)
     elif error.get("phase") == "gradient":
         text = ("%s: autograd cannot differentiate it (%s: %s). %s" % (what, kind, message[:300], gradient_hint or

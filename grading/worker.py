@@ -23,11 +23,19 @@ import traceback
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location("_grading_protocol", os.path.join(HERE, "protocol.py"))
-protocol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(protocol)
-
 import numpy as np  # noqa: E402
+
+
+def _load_private(name):
+    """The worker's own modules, under names no submission module can take."""
+    spec = importlib.util.spec_from_file_location("_grading_" + name, os.path.join(HERE, name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+protocol = _load_private("protocol")
+given = _load_private("given")
 
 SUBMISSION_MODULES = ("adam", "vae")   # imported in this order: vae.py may import adam
 
@@ -248,9 +256,67 @@ def plain(value, depth=0):
     return array
 
 
+# ---------------------------------------------------------------------------
+# Stand-ins: for one call, a function of the submission's module replaced by the handout's
+# given code, or by a stand-in whose every call (and gradient) the grader answers
+
+class StandIns:
+    """Installs the stand-ins a request asks for, {"vae.compute_KL": "answer", "vae.sigmoid": "given"},
+    and puts the submission's own functions back afterwards."""
+
+    def __init__(self, worker, spec):
+        self.worker, self.spec, self.saved = worker, spec or {}, []
+
+    def __enter__(self):
+        for qualified, how in self.spec.items():
+            module_name, _, name = qualified.partition(".")
+            module = self.worker.modules.get(module_name)
+            if module is None:
+                continue
+            if how == "given" and name in given.GIVEN:
+                replacement = getattr(given, name)
+            elif how == "answer":
+                replacement = self.worker.answered(name)
+            else:
+                continue
+            self.saved.append((module, name, module.__dict__.get(name, _MISSING)))
+            setattr(module, name, replacement)
+        return self
+
+    def __exit__(self, *exc):
+        for module, name, original in reversed(self.saved):
+            if original is _MISSING:
+                module.__dict__.pop(name, None)
+            else:
+                setattr(module, name, original)
+
+
+_MISSING = object()
+
+
+class SignatureError(TypeError):
+    """The function cannot be called with the practical's arguments."""
+
+
+def check_signature(function, args, kwargs):
+    import inspect
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as e:
+        error = SignatureError(str(e))
+        error.parameters = [p.name for p in signature.parameters.values()
+                            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise error
+
+
 class Worker:
-    def __init__(self, config, send):
-        self.config, self.send = config, send
+    def __init__(self, config, send, receive):
+        self.config, self.send, self.receive = config, send, receive
+        self.callbacks = 0
         self.submission = config["submission"]
         self.modules, self.status = {}, {}
         self.writer = CappedWriter(config["keep"], config["abort"])
@@ -303,6 +369,57 @@ class Worker:
                 sys.modules[name] = stub_module(name, self.status[name])
         self.send({"type": "ready", "status": self.status})
 
+    def ask(self, question):
+        """A callback: the grader answers a stand-in's call; its value, or GradingFailure."""
+        self.callbacks += 1
+        if self.callbacks > 2000:
+            raise GradingFailure("called the grader's stand-in functions more than 2000 times in one call")
+        self.send(dict(question, type="callback", id=self.request_id))
+        answer = self.receive()
+        if not isinstance(answer, dict) or answer.get("type") != "answer":
+            raise GradingFailure("the grader did not answer a stand-in's call")
+        if not answer.get("ok"):
+            raise GradingFailure(answer.get("error") or "a stand-in's call was refused")
+        return answer.get("value")
+
+    def answered(self, name):
+        """An autograd primitive named name whose values and gradients come from the grader. The
+        posterior sampler still draws its noise here, so the noise stream moves on as it would."""
+        from autograd.extend import primitive, defvjp
+        worker = self
+
+        def unbox(args):
+            return [plain(a) for a in args]
+
+        drawn = {}   # id(output) -> the noise its call drew, for its gradient
+
+        def standin(*args):
+            question = {"kind": "call", "function": name, "args": unbox(args)}
+            if name == "sample_latent_variables_from_posterior" and len(args) == 1 and np.ndim(args[0]) == 2:
+                shape = np.shape(args[0])
+                question["noise"] = NOISE.take("randn", (shape[0], shape[1] // 2))
+            out = np.asarray(worker.ask(question))
+            if "noise" in question:
+                if len(drawn) > 256:
+                    drawn.clear()
+                drawn[id(out)] = (out, question["noise"])
+            return out
+        standin.__name__ = name
+        function = primitive(standin)
+
+        def vjp_maker(argnum):
+            def maker(ans, *args):
+                def vjp(g):
+                    question = {"kind": "vjp", "function": name, "args": unbox(args), "argnum": argnum,
+                                "g": plain(g)}
+                    if id(ans) in drawn and drawn[id(ans)][0] is ans:
+                        question["noise"] = drawn[id(ans)][1]
+                    return np.asarray(worker.ask(question))
+                return vjp
+            return maker
+        defvjp(function, *[vjp_maker(i) for i in range(4)])
+        return function
+
     def function(self, module, name):
         if self.status.get(module) is not None or module not in self.modules:
             raise GradingFailure(self.status.get(module) or "%s.py is not available" % module)
@@ -320,12 +437,12 @@ class Worker:
         op = request.get("op")
         function = self.function(request["module"], request["function"])
         args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
+        check_signature(function, args, kwargs)
         if op == "call":
-            value = function(*args, **kwargs)
-            reply = {"value": plain(value)}
-            if request.get("return_args"):
-                reply["args"] = plain(args)
-            return reply
+            repeat = request.get("repeat", 1)
+            if repeat == 1:
+                return {"value": plain(function(*args, **kwargs))}
+            return {"value": [plain(function(*args, **kwargs)) for _ in range(min(int(repeat), 5))]}
         if op == "grad":
             return self.gradient(function, args, kwargs, request)
         raise GradingFailure("unknown request %r" % op)
@@ -352,20 +469,24 @@ class Worker:
             raise
         return {"value": plain(value), "gradient": plain(gradient)}
 
-    def serve(self, receive):
+    def serve(self):
         while True:
-            request = receive()
+            request = self.receive()
             if request is None or request.get("op") == "exit":
                 return
             self.writer.reset()
             NOISE.set(request.get("noise"), int(request.get("seed", 0)))
             _REAL["seed"](int(request.get("seed", 0)))
-            reply = {"type": "reply", "ok": True}
+            self.request_id = request.get("id")
+            reply = {"type": "reply", "ok": True, "id": self.request_id}
+            self.callbacks = 0
             try:
-                reply.update(self.handle(request))
+                with StandIns(self, request.get("standins")):
+                    reply.update(self.handle(request))
             except BaseException as e:
-                reply = {"type": "reply", "ok": False, "error": {
+                reply = {"type": "reply", "ok": False, "id": self.request_id, "error": {
                     "type": type(e).__name__, "message": str(e)[:1500], "phase": getattr(e, "phase", "call"),
+                    "parameters": [str(p) for p in getattr(e, "parameters", [])][:20],
                     "where": None if isinstance(e, GradingFailure) else where(e.__traceback__, self.submission)}}
             reply.update(output=self.writer.text(), printed=self.writer.total, draws=NOISE.draws[:50],
                          drawn=int(sum(int(np.prod(s)) for _, s in NOISE.draws)),
@@ -373,7 +494,8 @@ class Worker:
             try:
                 self.send(reply)
             except protocol.ProtocolError as e:
-                self.send({"type": "reply", "ok": False, "output": "", "printed": 0, "draws": [], "drawn": 0,
+                self.send({"type": "reply", "ok": False, "id": self.request_id, "output": "", "printed": 0,
+                           "draws": [], "drawn": 0,
                            "overdrawn": False, "unused": 0,
                            "error": {"type": "GradingFailure", "where": None, "phase": "call",
                                      "message": "returned something that cannot be sent back to the grader (%s)"
@@ -402,9 +524,9 @@ def main():
         config = receive()
         if config is None:
             return
-        worker = Worker(config, send)
+        worker = Worker(config, send, receive)
         worker.start()
-        worker.serve(receive)
+        worker.serve()
     except BaseException:
         try:
             send({"type": "crash", "traceback": traceback.format_exc()[-2000:]})

@@ -1,5 +1,6 @@
 """tools/make_autograder.py: the Gradescope autograder, built and run as Gradescope would
 (a root folder with source/, submission/, results/; AUTOGRADER_ROOT points there)."""
+import io
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +44,17 @@ def test_the_zip_holds_the_scripts_and_private_cases_but_no_solution(autograder)
     with zipfile.ZipFile(autograder) as z:
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
-        private_nets = z.read("source/tests/reference/nets.npz")
+        with z.open("source/tests/reference/elbo_mnist.npz") as f:
+            private = np.load(io.BytesIO(f.read()), allow_pickle=False)
+            private_images, private_noise = private["in.images"], private["noise"]
     assert {"setup.sh", "run_autograder", "source/requirements.txt", "source/grading/sandbox.py",
             "source/tests/grading/conftest.py", "source/data.py", "source/mnist/t10k-images-idx3-ubyte.gz"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert "source/vae.py" not in names and "source/adam.py" not in names
-    # Private cases: not the students' stored ones.
-    assert private_nets != (ROOT / "tests" / "reference" / "nets.npz").read_bytes()
+    # Private cases: other digits and noise than the students' stored ones.
+    with np.load(ROOT / "tests" / "reference" / "elbo_mnist.npz", allow_pickle=False) as stored:
+        assert not np.array_equal(private_images, stored["in.images"])
+        assert not np.array_equal(private_noise, stored["noise"])
 
 
 def test_the_reference_scores_100_and_the_grader_keeps_its_files_to_itself(autograder, tmp_path):

@@ -12,10 +12,12 @@ from tools/mutants.py) with a hint for each. The reference is run through the
 grading itself -- the same sandboxed worker, the same noise source, the same calls --
 so the grading of the reference reproduces these outputs by construction.
 
-Networks are small but real-sized at both ends: D = 784 pixels, L = 50 latent
-variables, two hidden layers of 8 units; the images are binarised MNIST test digits.
-Weights are stored in float32 and used in float64, so both sides compute on the same
-numbers; all outputs are float64.
+Inputs are drawn as training draws them: binarised MNIST test digits through the trained
+networks of the default run (docs/default/params.npz), so logits, means and log standard
+deviations have the ranges a trained model gives. Weights are stored in float32 and used
+in float64, so both sides compute on the same numbers; all outputs are float64.
+Cases graded with stand-ins (the reference's Task 1.1-1.3 functions, answered by the
+grader) also hold the reference's answer to every call the stand-ins get (answer.*).
 """
 import argparse
 import json
@@ -28,27 +30,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
-from grading import GradingFailure, cases as gc  # noqa: E402
+from grading import GradingFailure, answers, cases as gc  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
 DEFAULT_SEED = 20200401
-D, L, H = 784, 50, 8
+D, L = 784, 50
+TRAINED = ROOT / "docs" / "default" / "params.npz"   # the default run's trained model
+LITERAL_LIMIT = 20.0   # |logit| of a disagreeing pixel below which eq. (3) written literally is exact
 
 
-def make_nets(rng):
-    """Decoder 50-8-8-784 and encoder 784-8-8-100 whose outputs spread over a useful range:
-    logits of a few units, means about N(0, 1), log standard deviations in about [-1.5, 0.5]."""
-    def net(sizes, gains):
-        layers = []
-        for (m, n), gain in zip(zip(sizes[:-1], sizes[1:]), gains):
-            layers.append([rng.standard_normal((m, n)) * gain / np.sqrt(m), rng.standard_normal(n) * 0.1])
-        return layers
-    gen = net([L, H, H, D], [2.0, 2.0, 2.5])
-    rec = net([D, H, H, 2 * L], [6.0, 2.0, 1.5])
-    rec[-1][0][:, L:] *= 0.3
-    rec[-1][1][L:] = -0.5 + 0.2 * rng.standard_normal(L)
-    as32 = lambda layers: [(W.astype(np.float32), b.astype(np.float32)) for W, b in layers]  # noqa: E731
-    return {"gen": as32(gen), "rec": as32(rec)}
+def trained_nets():
+    """The networks of the default run (784-200-200-100 and 50-200-200-784, float32): inputs
+    drawn through them are what a trained model gives (logits about -90 to 10, means within
+    +-3.5, log standard deviations from -3 to 0)."""
+    if not TRAINED.exists():
+        raise SystemExit("make_reference.py: %s is missing: it holds the trained model the cases are "
+                         "drawn through (python vae.py --out-dir docs/default)" % TRAINED)
+    with np.load(TRAINED, allow_pickle=False) as f:
+        layers = lambda net: [(f["%s_W%d" % (net, i)].astype(np.float32), f["%s_b%d" % (net, i)].astype(np.float32))  # noqa: E731
+                              for i in range(sum(1 for k in f.files if k.startswith(net + "_W")))]
+        return {"gen": layers("gen"), "rec": layers("rec")}
 
 
 def nets_arrays(nets):
@@ -56,29 +57,58 @@ def nets_arrays(nets):
             for i, (W, b) in enumerate(layers) for kind, a in (("W", W), ("b", b))}
 
 
-def mnist_digits(n, rng):
+def mnist_test_images():
     sys.path.insert(0, str(ROOT))
     try:
         import data
         raw = data.load_raw("t10k-images-idx3-ubyte.gz", str(ROOT / "mnist"))
     finally:
         sys.path.pop(0)
-    images = raw[:n].reshape(n, D) / 255.0
-    return (images > rng.random(images.shape)).astype(np.uint8)
+    return raw.reshape(len(raw), D) / 255.0
 
 
 def forward(layers, x):
-    """The reference MLP (ReLU hidden layers, linear output), to build inputs only."""
+    """The given MLP (ReLU hidden layers, linear output), to draw inputs only."""
     for W, b in layers[:-1]:
         x = np.maximum(x @ W.astype(np.float64) + b, 0)
     W, b = layers[-1]
     return x @ W.astype(np.float64) + b
 
 
+def realistic_batch(nets, rng, n=6):
+    """n binarised MNIST test digits, their encoder outputs, noise, z ~ q(z|x) and the decoder's
+    logits at z: as in training. Drawn again until every logit is within +-LITERAL_LIMIT where
+    its pixel disagrees (so eq. (3) written literally is finite on it, as it is in training)."""
+    grey = mnist_test_images()
+    for _ in range(1000):
+        index = rng.choice(len(grey), n, replace=False)
+        images = (grey[index] > rng.random((n, D))).astype(np.uint8)
+        encoder = forward(nets["rec"], images)
+        noise = rng.standard_normal((n, L))
+        z = encoder[:, :L] + np.exp(encoder[:, L:]) * noise
+        logits = forward(nets["gen"], z)
+        disagree = np.where(images == 1, -logits, logits)
+        if disagree.max() < LITERAL_LIMIT and literal_is_exact(images, logits):
+            return images, encoder, noise, logits
+    raise RuntimeError("no batch of realistic logits found")
+
+
+def literal_is_exact(targets, logits):
+    """Does eq. (3) written literally, with the given sigmoid, agree with the stable form to 1e-8?"""
+    p = 0.5 * (np.tanh(0.5 * logits) + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        literal = np.sum(targets * np.log(p) + (1 - targets) * np.log(1 - p), axis=1)
+    stable = np.sum(targets * logits - np.logaddexp(0, logits), axis=1)
+    return bool(np.all(np.isfinite(literal)) and np.allclose(literal, stable, rtol=1e-8, atol=1e-8))
+
+
 def case(what, function, job, args, description, primary="out", noise=None, rtol=1e-6, atol=1e-6,
-         module="vae", **inputs):
+         module="vae", standins=(), rng_seed=None, **inputs):
     meta = {"what": what, "function": function, "description": description, "primary": primary,
-            "rtol": rtol, "atol": atol, "call": {"job": job, "module": module, "args": args}}
+            "rtol": rtol, "atol": atol, "call": {"job": job, "module": module, "args": args},
+            "standins": list(standins)}
+    if rng_seed is not None:
+        meta["call"]["seed"] = rng_seed
     arrays = {"in." + k: np.asarray(v) for k, v in inputs.items()}
     if noise is not None:
         arrays["noise"] = np.asarray(noise, dtype=np.float64)
@@ -86,12 +116,17 @@ def case(what, function, job, args, description, primary="out", noise=None, rtol
     return meta, arrays
 
 
+TASK1 = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL")
+RECONSTRUCT_MU = [1.0, -0.5, 0.0, 2.0]
+RECONSTRUCT_SIGMA = [2.0, 0.5, 1.0, 1.5]
+
+
 def make_cases(seed=DEFAULT_SEED):
     """{name: (meta, arrays)} of every stored case, and the networks."""
     rng = np.random.default_rng(seed)
-    nets = make_nets(rng)
-    images = mnist_digits(6, rng)
-    encoder_mnist = forward(nets["rec"], images)
+    nets = trained_nets()
+    images, encoder_mnist, batch_noise, batch_logits = realistic_batch(nets, rng)
+    assert literal_is_exact(images, batch_logits)
     cases = {}
 
     # Task 1.1
@@ -101,8 +136,8 @@ def make_cases(seed=DEFAULT_SEED):
                                  "4 rows, L = 3 (means, then log standard deviations in [-1.2, 1])",
                                  noise=rng.standard_normal((4, 3)), encoder_output=small_enc)
     cases["sample_mnist"] = case(what, "sample_latent_variables_from_posterior", "call", ["@encoder_output"],
-                                 "the encoder's output for 6 MNIST digits, L = 50",
-                                 noise=rng.standard_normal((6, L)), encoder_output=encoder_mnist)
+                                 "the trained encoder's output for 6 MNIST digits, L = 50",
+                                 noise=batch_noise, encoder_output=encoder_mnist)
     cases["sample_gradient"] = case(
         "the gradient of sum(w * sample_latent_variables_from_posterior(encoder_output))",
         "sample_latent_variables_from_posterior", "sample_grad", ["@encoder_output", "@weights"],
@@ -116,9 +151,9 @@ def make_cases(seed=DEFAULT_SEED):
                                     targets=(rng.random((3, 5)) < 0.5).astype(np.uint8),
                                     logits=rng.uniform(-4, 4, (3, 5)))
     cases["bernoulli_mnist"] = case(what, "bernoulli_log_prob", "call", ["@targets", "@logits"],
-                                    "6 MNIST digits (784 pixels) and a decoder's logits",
-                                    targets=images,
-                                    logits=forward(nets["gen"], rng.standard_normal((6, L))).astype(np.float32))
+                                    "6 MNIST digits and the trained decoder's logits for z ~ q(z|x), "
+                                    "from %.0f to %.0f" % (batch_logits.min(), batch_logits.max()),
+                                    targets=images, logits=batch_logits)
     extreme = np.array([1000.0, -1000.0, 50.0, -50.0, 0.0, 30.0, -700.0, 745.0])
     cases["bernoulli_extreme"] = case(what, "bernoulli_log_prob", "call", ["@targets", "@logits"],
                                       "logits of +-1000, +-745, +-50, 0 and 30 with targets 1, 0 and mixed",
@@ -134,14 +169,18 @@ def make_cases(seed=DEFAULT_SEED):
                              "4 rows, L = 3; the first row is the prior itself (means 0, log stds 0)",
                              q_means_and_log_stds=kl_small)
     cases["kl_mnist"] = case(what, "compute_KL", "call", ["@q_means_and_log_stds"],
-                             "the encoder's output for 6 MNIST digits, L = 50",
+                             "the trained encoder's output for 6 MNIST digits, L = 50",
                              q_means_and_log_stds=encoder_mnist)
 
-    # Task 1.4
+    # Task 1.4: graded with the reference's Task 1.1-1.3 functions (stand-ins)
     cases["elbo_mnist"] = case("vae_lower_bound(gen_params, rec_params, data)", "vae_lower_bound", "call",
                                ["@net:gen", "@net:rec", "@images"],
-                               "6 MNIST digits, networks 784-8-8-100 and 50-8-8-784",
-                               noise=rng.standard_normal((6, L)), images=images)
+                               "6 MNIST digits and the trained networks", noise=batch_noise, images=images,
+                               standins=TASK1)
+    cases["elbo_gradient"] = case("the gradient of vae_lower_bound(gen_params, rec_params, data)",
+                                  "vae_lower_bound", "gradcheck", ["@net:gen", "@net:rec", "@images", 1e-5, 0],
+                                  "6 MNIST digits and the trained networks", primary="analytic",
+                                  noise=batch_noise, images=images, standins=TASK1, rtol=1e-4, atol=1e-4)
 
     # Task 2
     params = rng.normal(0, 1, 8)
@@ -169,18 +208,86 @@ def make_cases(seed=DEFAULT_SEED):
 
     # Task 3
     cases["generate_mnist"] = case("generate_from_prior(gen_params, num_images=6)", "generate_from_prior",
-                                   "call", ["@net:gen", 6], "the 50-8-8-784 decoder",
+                                   "call", ["@net:gen", 6], "the trained decoder",
                                    noise=rng.standard_normal((6, L)))
     cases["reconstruct_mnist"] = case("reconstruct(gen_params, rec_params, images)", "reconstruct", "call",
                                       ["@net:gen", "@net:rec", "@images"],
-                                      "6 MNIST digits, networks 784-8-8-100 and 50-8-8-784",
-                                      noise=rng.standard_normal((6, L)), images=images)
+                                      "6 MNIST digits and the trained networks",
+                                      noise=batch_noise, images=images,
+                                      standins=("sample_latent_variables_from_posterior",))
+    n, latent = 2000, 4
+    identity = np.zeros((latent, D))
+    identity[:, :latent] = np.eye(latent)
+    cases["reconstruct_statistics"] = case(
+        "reconstruct(gen_params, rec_params, images)", "reconstruct", "call",
+        [[["@identity_W", "@identity_b"]], [["@encoder_W", "@encoder_b"]], "@images"],
+        "%d images whose q(z|x) has means %s and standard deviations %s, and a decoder whose first %d "
+        "pixels are sigmoid(z)" % (n, RECONSTRUCT_MU, RECONSTRUCT_SIGMA, latent),
+        standins=("sample_latent_variables_from_posterior",), rng_seed=3,
+        identity_W=identity, identity_b=np.zeros(D), encoder_W=np.zeros((D, 2 * latent)),
+        encoder_b=np.concatenate([RECONSTRUCT_MU, np.log(RECONSTRUCT_SIGMA)]), images=np.zeros((n, D), np.uint8))
     cases["interpolate_mnist"] = case("interpolate(gen_params, rec_params, image_a, image_b, num_points=7)",
                                       "interpolate", "call",
                                       ["@net:gen", "@net:rec", "@image_a", "@image_b", 7],
-                                      "two MNIST digits, 7 frames, networks 784-8-8-100 and 50-8-8-784",
+                                      "two MNIST digits, 7 frames, the trained networks",
                                       image_a=images[0], image_b=images[1])
     return cases, nets
+
+
+class Recorder:
+    """Answers the stand-ins' calls with the reference's own functions, imported here in the
+    grader (only when the reference outputs are made), and records every answer."""
+
+    def __init__(self, root=ROOT):
+        import importlib.util
+        sys.path.insert(0, str(root))
+        try:
+            spec = importlib.util.spec_from_file_location("_reference_vae", str(Path(root) / "vae.py"))
+            self.ref = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(self.ref)
+        finally:
+            sys.path.pop(0)
+        self.entries = []
+
+    def __call__(self, question):
+        from autograd import make_vjp
+        function = getattr(self.ref, question["function"])
+        args = [np.asarray(a, dtype=np.float64) for a in question["args"]]
+        noise = question.get("noise")
+        with self.noise(noise):
+            if question["kind"] == "call":
+                out = function(*args)
+                entry = {"function": question["function"], "kind": "call", "args": args, "out": out}
+            else:
+                i = question["argnum"]
+                vjp, ans = make_vjp(lambda x: function(*(args[:i] + [x] + args[i + 1:])))(args[i])
+                jacobian = np.asarray(vjp(np.ones_like(ans)), dtype=np.float64)
+                entry = {"function": question["function"], "kind": "vjp", "argnum": i, "args": args,
+                         "out": jacobian}
+                out = answers.scale(np.asarray(question["g"], dtype=np.float64), jacobian)
+                assert np.allclose(out, vjp(np.asarray(question["g"], dtype=np.float64)), rtol=1e-8, atol=1e-10)
+        entry["out"] = np.asarray(entry["out"], dtype=np.float64)
+        self.entries.append(entry)
+        return np.asarray(out, dtype=np.float64)
+
+    def noise(self, values):
+        """The reference's sampler draws the noise the stand-in drew in the worker."""
+        import contextlib
+        npr = self.ref.npr
+
+        @contextlib.contextmanager
+        def patched():
+            if values is None:
+                yield
+                return
+            eps = np.asarray(values, dtype=np.float64)
+            saved = npr.randn
+            npr.randn = lambda *dims: eps.reshape(dims)
+            try:
+                yield
+            finally:
+                npr.randn = saved
+        return patched()
 
 
 def in_memory(cases, nets):
@@ -198,11 +305,16 @@ def outputs(result):
 
 
 def run_reference(cases, root=ROOT):
-    sub = Submission(root)
+    """({case: outputs}, {case: recorded stand-in answers}) of the reference."""
+    sub, outs, recorded = Submission(root), {}, {}
     try:
-        return {name: outputs(gc.run_case(sub, c)) for name, c in cases.items()}
+        for name, c in cases.items():
+            recorder = Recorder(root)
+            outs[name] = outputs(gc.run_case(sub, c, answer=recorder))
+            recorded[name] = recorder.entries
     finally:
         sub.close()
+    return outs, recorded
 
 
 def run_mutants(cases, expected, root=ROOT):
@@ -214,6 +326,8 @@ def run_mutants(cases, expected, root=ROOT):
             sub = Submission(mutant.write(Path(tmp) / mutant.name, root), root=root, timeout=20)
             try:
                 for name, c in cases.items():
+                    if c.meta["call"]["job"] == "gradcheck":   # judged against itself, not a stored value
+                        continue
                     try:
                         got = outputs(gc.run_case(sub, c))
                     except GradingFailure:
@@ -242,8 +356,12 @@ def run_mutants(cases, expected, root=ROOT):
 
 def write(out_dir, seed=DEFAULT_SEED, with_mistakes=True, root=ROOT):
     raw, nets = make_cases(seed)
+    expected, recorded = run_reference(in_memory(raw, nets), root)
+    for name, (meta, arrays) in raw.items():
+        if meta["standins"]:
+            meta["answers"], answer_arrays = answers.entries_to_arrays(recorded[name])
+            arrays.update(answer_arrays)
     cases = in_memory(raw, nets)
-    expected = run_reference(cases, root)
     mistakes = run_mutants(cases, expected, root) if with_mistakes else {n: {} for n in cases}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -269,7 +387,7 @@ def check(ref_dir=gc.DEFAULT_REFERENCE_DIR, root=ROOT):
     problems = [] if names else ["no reference files in %s" % ref_dir]
     cases = {name: reference.case(name) for name in names}
     try:
-        got = run_reference(cases, root)
+        got, _ = run_reference(cases, root)
     except GradingFailure as e:
         return ["the reference failed: %s" % e]
     for name, c in cases.items():

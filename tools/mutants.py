@@ -22,10 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Mutant:
-    def __init__(self, name, function, body, hint, expect=None):
+    """name; the function whose solution region body replaces (body None: no region replaced);
+    the hint recorded for its wrong outputs; expect, a text some failure message must contain;
+    points, the points a careful teacher gives each part it touches ({part: points}; every
+    other part keeps full marks); replace, [(old, new)] text replacements outside the regions
+    (a changed given function, a changed signature)."""
+
+    def __init__(self, name, function, body, hint, expect=None, points=None, replace=()):
         self.name, self.function, self.hint = name, function, hint
-        self.body = textwrap.dedent(body).strip("\n")
+        self.body = None if body is None else textwrap.dedent(body).strip("\n")
         self.expect = expect or hint
+        self.points = points
+        self.replace = list(replace)
         self.file = "adam.py" if function.startswith("adam_") else "vae.py"
 
     def __repr__(self):
@@ -38,7 +46,12 @@ class Mutant:
         for name in ("vae.py", "adam.py"):
             text = (Path(source) / name).read_text()
             if name == self.file:
-                text = self._apply_one(text, name)
+                if self.body is not None:
+                    text = self._apply_one(text, name)
+                for old, new in self.replace:
+                    if old not in text:
+                        raise ValueError("mutant %s: %r not found in %s" % (self.name, old[:40], name))
+                    text = text.replace(old, new, 1)
             (directory / name).write_text(text)
         return directory
 
@@ -105,14 +118,16 @@ MUTANTS = [
     Mutant("sample_not_differentiable", "sample_latent_variables_from_posterior",
            SPLIT + "return npr.normal(mean, np.exp(log_std))",
            "npr.normal(mean, sigma) has no gradient: compute mean + sigma * eps",
-           expect="cannot differentiate"),
+           expect="cannot differentiate", points={"1.1": 8}),
     # Task 1.2: bernoulli_log_prob
-    Mutant("bernoulli_naive_log_sigmoid", "bernoulli_log_prob",
+    # eq. (3) written literally, as every real student does: right for the logits of training,
+    # -inf beyond about 37: it loses the stability test's points and nothing else.
+    Mutant("bernoulli_literal_eq3", "bernoulli_log_prob",
            "p = sigmoid(logits)\n"
            "return np.sum(targets * np.log(p) + (1 - targets) * np.log(1 - p), axis=1)",
            "log(sigmoid(f)) written literally underflows to log(0) = -inf for large |f|: use "
            "log sigmoid(f) = -log(1 + exp(-f)) in a stable form such as -np.logaddexp(0, -f)",
-           expect="log(sigmoid(f)) written literally"),
+           expect="written literally underflow", points={"1.2": 8}),
     Mutant("bernoulli_probabilities_as_logits", "bernoulli_log_prob",
            "return np.sum(targets * np.log(logits) + (1 - targets) * np.log(1 - logits), axis=1)",
            "the logits look used as probabilities: the Bernoulli probability is sigmoid(logits) (eq. 4)"),
@@ -130,41 +145,59 @@ MUTANTS = [
     Mutant("kl_log_variance", "compute_KL",
            KL_SPLIT + "return np.sum(0.5 * (np.exp(log_std) + mean ** 2 - 1 - log_std), axis=1)",
            "the second half looks read as log variances; it holds log standard deviations: "
-           "nu = exp(2 log_std), log nu = 2 log_std"),
+           "nu = exp(2 log_std), log nu = 2 log_std", points={"1.3": 3}),
     Mutant("kl_std_for_variance", "compute_KL",
            KL_SPLIT + "return np.sum(0.5 * (np.exp(log_std) + mean ** 2 - 1 - 2 * log_std), axis=1)",
-           "sigma looks used in place of the variance nu = sigma^2 = exp(2 log_std) in eq. (12)"),
+           "sigma looks used in place of the variance nu = sigma^2 = exp(2 log_std) in eq. (12)", points={"1.3": 3}),
     Mutant("kl_wrong_sign", "compute_KL",
            KL_SPLIT + "return -np.sum(0.5 * (np.exp(2 * log_std) + mean ** 2 - 1) - log_std, axis=1)",
            "wrong sign: a KL divergence is never negative"),
     Mutant("kl_no_half", "compute_KL",
            KL_SPLIT + "return np.sum(np.exp(2 * log_std) + mean ** 2 - 1 - 2 * log_std, axis=1)",
-           "twice the KL: the factor 1/2 of eq. (12) is missing"),
+           "twice the KL: the factor 1/2 of eq. (12) is missing", points={"1.3": 3}),
     Mutant("kl_mean_over_latents", "compute_KL",
            KL_SPLIT + "return np.mean(0.5 * (np.exp(2 * log_std) + mean ** 2 - 1) - log_std, axis=1)",
-           "this is the mean over the latent variables: the KL is the SUM of the L marginal KLs"),
+           "this is the mean over the latent variables: the KL is the SUM of the L marginal KLs", points={"1.3": 3}),
     # Task 1.4: vae_lower_bound
     Mutant("elbo_sum_over_batch", "vae_lower_bound",
            ELBO_HEAD + "return np.sum(bernoulli_log_prob(data, logits) - compute_KL(encoder_output))",
-           "the sum over the batch: return the MEAN over the images of log p(x|z) - KL"),
+           "the sum over the batch: return the MEAN over the images of log p(x|z) - KL", points={"1.4": 6}),
     Mutant("elbo_plus_kl", "vae_lower_bound",
            ELBO_HEAD + "return np.mean(bernoulli_log_prob(data, logits) + compute_KL(encoder_output))",
-           "the KL looks added: the bound is log p(x|z) MINUS the KL (eq. 14)"),
+           "the KL looks added: the bound is log p(x|z) MINUS the KL (eq. 14)", points={"1.4": 6}),
     Mutant("elbo_negated", "vae_lower_bound",
            ELBO_HEAD + "return -np.mean(bernoulli_log_prob(data, logits) - compute_KL(encoder_output))",
-           "this is the negative of the bound: return the bound itself (the training loop negates it)"),
+           "this is the negative of the bound: return the bound itself (the training loop negates it)",
+           points={"1.4": 6}),
     Mutant("elbo_decodes_mean", "vae_lower_bound",
            "encoder_output = neural_net_predict(rec_params, data)\n"
            "z = np.split(encoder_output, 2, axis=1)[0]\n"
            "logits = neural_net_predict(gen_params, z)\n"
            "return np.mean(bernoulli_log_prob(data, logits) - compute_KL(encoder_output))",
-           "the posterior mean looks decoded: draw z with sample_latent_variables_from_posterior"),
+           "the posterior mean looks decoded: draw z with sample_latent_variables_from_posterior",
+           expect="no z was drawn with sample_latent_variables_from_posterior"),
     Mutant("elbo_probabilities_to_bernoulli", "vae_lower_bound",
            ELBO_HEAD + "return np.mean(bernoulli_log_prob(data, sigmoid(logits)) - compute_KL(encoder_output))",
-           "probabilities look passed to bernoulli_log_prob, which takes the logits (before the sigmoid)"),
+           "probabilities look passed to bernoulli_log_prob, which takes the logits (before the sigmoid)",
+           expect="these look like probabilities"),
+    Mutant("elbo_times_N", "vae_lower_bound",
+           ELBO_HEAD + "return 60000 * np.mean(bernoulli_log_prob(data, logits) - compute_KL(encoder_output))",
+           "the bound looks scaled by N = 60000: it is the mean over the images of the batch",
+           expect="N = 60000", points={"1.4": 6}),
+    Mutant("elbo_extra_argument_N", "vae_lower_bound", None,
+           "vae_lower_bound takes (gen_params, rec_params, data)",
+           expect="yours is (gen_params, rec_params, data, N): it also needs N", points={"1.4": 0},
+           replace=[("def vae_lower_bound(gen_params, rec_params, data):",
+                     "def vae_lower_bound(gen_params, rec_params, data, N):")]),
+    Mutant("changed_network_batchnorm", "neural_net_predict", None,
+           "neural_net_predict was changed (batch normalisation)",
+           expect="neural_net_predict differs from the handout's", points={},
+           replace=[("        inputs = relu(inputs @ W + b)\n",
+                     "        h = inputs @ W + b\n"
+                     "        inputs = relu((h - np.mean(h, axis=0)) / np.sqrt(np.var(h, axis=0) + 1e-5))\n")]),
     Mutant("elbo_not_differentiable", "vae_lower_bound",
            ELBO_HEAD + "return float(np.mean(bernoulli_log_prob(data, logits) - compute_KL(encoder_output)))",
-           "float() hides the bound from autograd", expect="autograd cannot differentiate"),
+           "float() hides the bound from autograd", expect="autograd cannot differentiate", points={"1.4": 9}),
     # Task 2: ADAM
     Mutant("adam_init_t_one", "adam_init", "return np.zeros_like(params), np.zeros_like(params), 1",
            "t starts at 0 in Figure 5", expect="t should be 0"),
@@ -172,31 +205,33 @@ MUTANTS = [
            "m and v start at zero in Figure 5", expect="should be zeros"),
     Mutant("adam_no_bias_correction", "adam_step",
            ADAM_MOMENTS + "params = params - alpha * m / (np.sqrt(v) + eps)",
-           "no bias correction: Figure 5 divides m by (1 - beta1^t) and v by (1 - beta2^t)"),
+           "no bias correction: Figure 5 divides m by (1 - beta1^t) and v by (1 - beta2^t)", points={"2.2": 0}),
     Mutant("adam_eps_inside_sqrt", "adam_step",
            ADAM_MOMENTS + "params = params - alpha * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps)",
-           "eps looks added inside the square root: Figure 5 adds it outside, sqrt(v_hat) + eps"),
+           "eps looks added inside the square root: Figure 5 adds it outside, sqrt(v_hat) + eps", points={"2.2": 5}),
     Mutant("adam_t_incremented_after", "adam_step",
            "m = beta1 * m + (1 - beta1) * grad\n"
            "v = beta2 * v + (1 - beta2) * grad ** 2\n"
            "params = params - alpha * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)\n"
            "t = t + 1",
-           "t looks incremented after its use: Figure 5 increments it first, so the first step has t = 1"),
+           "t looks incremented after its use: Figure 5 increments it first, so the first step has t = 1",
+           points={"2.2": 0}),
     Mutant("adam_ascent", "adam_step",
            ADAM_MOMENTS + "params = params + alpha * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)",
-           "the step goes up the gradient: ADAM minimises, params - alpha * m_hat / (sqrt(v_hat) + eps)"),
+           "the step goes up the gradient: ADAM minimises, params - alpha * m_hat / (sqrt(v_hat) + eps)",
+           points={"2.2": 0}),
     Mutant("adam_constant_hyperparameters", "adam_step",
            "t = t + 1\n"
            "m = 0.9 * m + 0.1 * grad\n"
            "v = 0.999 * v + 0.001 * grad ** 2\n"
            "params = params - 0.001 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)",
-           "the default alpha, beta1, beta2, eps look hard-coded: use the arguments"),
+           "the default alpha, beta1, beta2, eps look hard-coded: use the arguments", points={"2.2": 12}),
     Mutant("adam_second_moment_of_m", "adam_step",
            "t = t + 1\n"
            "m = beta1 * m + (1 - beta1) * grad\n"
            "v = beta2 * v + (1 - beta2) * m ** 2\n"
            "params = params - alpha * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)",
-           "v looks updated with m^2: the second raw moment averages the squared GRADIENT g_t^2"),
+           "v looks updated with m^2: the second raw moment averages the squared GRADIENT g_t^2", points={"2.2": 0}),
     Mutant("adam_in_place", "adam_step",
            "t = t + 1\n"
            "m *= beta1\n"
@@ -205,7 +240,7 @@ MUTANTS = [
            "v += (1 - beta2) * grad ** 2\n"
            "params -= alpha * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)",
            "the arrays passed in look modified in place (+=, *=): build new ones, m = beta1 * m + ...",
-           expect="modified its inputs"),
+           expect="modified its inputs", points={"2.2": 13}),
     # Task 3.1: generate_from_prior
     Mutant("generate_logits", "generate_from_prior",
            "z = npr.randn(num_images, np.shape(gen_params[0][0])[0])\n"

@@ -96,7 +96,7 @@ def pytest_collection_modifyitems(session, config, items):
         counts[_test_name(item)] = counts.get(_test_name(item), 0) + 1
     for item in mine:
         name = _test_name(item)
-        if name not in grading.table["by_test"]:
+        if not grading.knows(name):
             raise pytest.UsageError("grading test %s (%s) has no points in %s"
                                     % (name, item.nodeid, results.POINTS_FILE))
         grading.add(item.nodeid, name, item.name, counts[name])

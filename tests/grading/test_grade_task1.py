@@ -6,7 +6,7 @@ outputs come from tests/reference/ (written by tools/make_reference.py).
 import numpy as np
 import pytest
 
-from grading import GradingFailure, cases, judge
+from grading import GradingFailure, cases, judge, submission
 
 SAMPLE = "sample_latent_variables_from_posterior(encoder_output)"
 
@@ -104,24 +104,48 @@ def bernoulli_hints(result):
     if np.any(value > 1e-9):
         hints.append("log probabilities of binary pixels are never positive: check the sign")
     if not np.all(np.isfinite(value)):
-        hints.append("some values are not finite: compute log sigmoid(f) without taking log(0) (e.g. "
-                     "log sigmoid(f) = -np.logaddexp(0, -f)), and pass logits, not probabilities")
+        hints.append("some values are not finite: pass the logits (before the sigmoid), not probabilities")
     return hints
 
 
 @pytest.mark.parametrize("case", ["small", "mnist"])
 def test_bernoulli_values(sub, ref, case):
-    """log p(x|z), summed over the pixels of each image, for moderate logits."""
+    """log p(x|z), summed over the pixels of each image, for the logits of training."""
     c = ref.case("bernoulli_" + case)
     result = cases.run_case(sub, c)
     judge.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
 
 
 def test_bernoulli_extreme_logits(sub, ref):
-    """Exact and finite for logits of +-1000 and more: a numerically stable log sigmoid."""
+    """Exact and finite for logits of +-1000 and more: a numerically stable log sigmoid (this
+    project's addition to the practical: points.json)."""
     c = ref.case("bernoulli_extreme")
     result = cases.run_case(sub, c)
-    judge.check_result(result, c, hints=bernoulli_hints(result), shape_hint=rows_hint)
+    value = np.asarray(result["out"], dtype=float) if np.size(result["out"]) else np.zeros(0)
+    hints = bernoulli_hints(result)
+    if value.shape == c.expected("out").shape and not np.all(np.isfinite(value)):
+        hints = [unstable_logits(sub, c)]
+    judge.check_result(result, c, hints=hints, shape_hint=rows_hint)
+
+
+def unstable_logits(sub, c):
+    """Which logits give a non-finite log probability: one call per pixel (column)."""
+    targets, logits = c.args()
+    bad = {0: [], 1: []}
+    for j in range(logits.shape[1]):
+        try:
+            column = np.asarray(sub.call("vae", "bernoulli_log_prob", targets[:, j:j + 1], logits[:, j:j + 1],
+                                         what=c.meta["what"]).value, dtype=float)
+        except GradingFailure:
+            return "some values are not finite"
+        for i in np.flatnonzero(~np.isfinite(column.ravel()[:len(targets)])):
+            bad[int(targets[i, j])].append(logits[i, j])
+    parts = ["%s with target %d" % (", ".join("%g" % v for v in sorted(set(values))), t)
+             for t, values in sorted(bad.items()) if values]
+    return ("bernoulli_log_prob returns -inf or nan for logits %s: log(sigmoid(f)) and log(1 - sigmoid(f)) "
+            "written literally underflow to log(0) once |f| is above about 37; compute them as -log(1 + exp(-f)) "
+            "and -log(1 + exp(f)) without overflow (log-sum-exp, e.g. np.logaddexp(0, .)): see eq. (3)"
+            % "; ".join(parts))
 
 
 # ---------------------------------------------------------------------------
@@ -138,91 +162,52 @@ def test_kl_values(sub, ref, case):
 
 
 def test_kl_at_prior_and_non_negative(sub):
-    """KL = 0 when q is the prior (means 0, log standard deviations 0), and KL >= 0 elsewhere."""
+    """KL = 0 when q is the prior (means 0, log standard deviations 0), and KL > 0 wherever q
+    differs from it."""
     rng = np.random.RandomState(3)
     inputs = np.concatenate([np.zeros((1, 8)),
                              np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))], axis=1)])
     what = "compute_KL(q_means_and_log_stds)"
     value = judge.as_array(sub.call("vae", "compute_KL", inputs, what=what).value, what)
     if value.shape != (6,):
-        raise GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s"
-                                % (what, value.shape))
+        raise GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s" % (what, value.shape))
     if abs(value[0]) > 1e-9:
         raise GradingFailure("%s: the KL of the prior to itself (means 0, log standard deviations 0) "
-                                "should be 0, obtained %.6g" % (what, value[0]))
-    if np.any(value < 0) or not np.all(np.isfinite(value)):
-        raise GradingFailure("%s: a KL divergence is never negative, obtained %s: check the sign"
-                                % (what, judge._fmt(value)))
+                             "should be 0, obtained %.6g" % (what, value[0]))
+    if not np.all(value[1:] > 1e-6) or not np.all(np.isfinite(value)):
+        raise GradingFailure("%s: a KL divergence is positive wherever q differs from the prior; for 5 rows "
+                             "that differ, obtained %s" % (what, judge._fmt(value[1:])))
 
 
 # ---------------------------------------------------------------------------
-# Task 1.4: vae_lower_bound
+# Task 1.4: vae_lower_bound, graded with the reference's Task 1.1-1.3 functions
 
 def test_elbo_value(sub, ref):
-    """The ELBO estimate for 6 MNIST digits with the stored networks and noise."""
+    """The ELBO estimate for 6 MNIST digits with the trained networks and stored noise; the
+    sampler, bernoulli_log_prob and compute_KL it calls are the reference's."""
     c = ref.case("elbo_mnist")
     result = cases.run_case(sub, c)
     value = np.asarray(result["out"], dtype=float)
     hints = ["the bound of binary images is negative (log p(x|z) <= 0, KL >= 0): check the signs"] \
         if value.size == 1 and value.item() > 0 else []
     judge.check_result(result, c, hints=hints, accept_size1_scalar=True,
-                    shape_hint=lambda e, o: "return a scalar: the mean over the batch" if o else None)
-
-
-def test_elbo_combines_the_task_functions(sub, ref):
-    """vae_lower_bound equals the batch mean of log p(x|z) - KL computed with the submission's own
-    Task 1 functions and the same noise (so that this part does not depend on their correctness)."""
-    c = ref.case("elbo_mnist")
-    what = "vae_lower_bound(gen_params, rec_params, data)"
-    bound = sub.call("vae", "vae_lower_bound", c["net:gen"], c["net:rec"], c["images"], noise=c.noise, what=what)
-    elbo = judge.as_array(bound.value, what)
-    if elbo.size != 1:
-        raise GradingFailure("%s should return a scalar (the mean over the batch), obtained shape %s"
-                             % (what, elbo.shape))
-    elbo = float(elbo.ravel()[0])
-    # The same bound assembled here from the submission's own Task 1 functions, same noise.
-    own = what + " and your Task 1 functions"
-    encoder_output = sub.call("vae", "neural_net_predict", c["net:rec"], c["images"], what=own).value
-    z = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, noise=c.noise, what=own)
-    logits = sub.call("vae", "neural_net_predict", c["net:gen"], z.value, what=own).value
-    log_px = judge.as_array(sub.call("vae", "bernoulli_log_prob", c["images"], logits, what=own).value, own)
-    kl = judge.as_array(sub.call("vae", "compute_KL", encoder_output, what=own).value, own)
-    if log_px.shape != kl.shape:
-        raise GradingFailure("%s: bernoulli_log_prob and compute_KL return shapes %s and %s; each should "
-                             "give one value per image" % (own, log_px.shape, kl.shape))
-    result = {"sum": np.sum(log_px - kl), "mean": np.mean(log_px - kl), "first_draws": bound.drawn}
-    target = float(result["mean"])
-    if np.isclose(elbo, target, rtol=1e-6, atol=1e-6):
-        return
-    variants = [
-        (float(result["sum"]), "this is the SUM over the batch: return the mean over the images"),
-        (-target, "this is the negative of the bound: return log p(x|z) - KL itself (the training "
-                  "loop negates it)"),
-        (float(np.mean(log_px + kl)), "the KL looks added: the bound is log p(x|z) MINUS the KL"),
-        (float(np.mean(log_px)), "the KL term is missing"),
-        (float(-np.mean(kl)), "the log p(x|z) term is missing"),
-    ]
-    hints = [hint for value, hint in variants if np.isclose(elbo, value, rtol=1e-6, atol=1e-6)]
-    if not hints and result["first_draws"] == 0:
-        hints = ["it drew no noise: z must be drawn with sample_latent_variables_from_posterior"]
-    if not hints:
-        hints = ["compute: encoder output = neural_net_predict(rec_params, data); "
-                 "z = sample_latent_variables_from_posterior(encoder output); "
-                 "logits = neural_net_predict(gen_params, z); return the mean of "
-                 "bernoulli_log_prob(data, logits) - compute_KL(encoder output)"]
-    raise GradingFailure(
-        "%s on 6 MNIST digits: obtained %.6g, but your own Task 1 functions with the same noise give "
-        "mean(log p(x|z) - KL) = %.6g\n  hint: %s" % (what, elbo, target, "\n  hint: ".join(hints)))
+                       shape_hint=lambda e, o: "return a scalar: the mean over the batch" if o else None)
 
 
 def test_elbo_differentiable(sub, ref):
     """autograd's gradient of vae_lower_bound with respect to both networks matches finite
-    differences (with the same noise at every evaluation): training can use it."""
-    c = ref.case("elbo_mnist")
-    what = "the gradient of vae_lower_bound(gen_params, rec_params, data)"
-    gen, rec, images = c["net:gen"], c["net:rec"], c["images"]
-    analytic, numeric = gradient_check(sub, gen, rec, images, c.noise, what)
-    if np.all(analytic == 0) and np.any(numeric != 0):
+    differences along random directions (the same noise at every evaluation): training can use it."""
+    c = ref.case("elbo_gradient")
+    what = c.meta["what"]
+    result = cases.run_case(sub, c)
+    analytic, numeric = np.asarray(result["analytic"]), np.asarray(result["numeric"])
+    if not (np.all(np.isfinite(analytic)) and np.all(np.isfinite(numeric))):
+        raise GradingFailure("%s: the bound or its gradient is not finite (autograd gives %s, finite "
+                             "differences %s)" % (what, judge._fmt(analytic), judge._fmt(numeric)))
+    if np.all(numeric == 0):
+        raise GradingFailure("%s: the bound does not change when the networks change: it must be computed "
+                             "from gen_params, rec_params and data" % what)
+    if np.all(analytic == 0):
         raise GradingFailure("%s is zero although the bound changes with the parameters: autograd "
                              "cannot follow the computation (plain numpy, float() or .item()?); use "
                              "autograd.numpy throughout" % what)
@@ -231,32 +216,73 @@ def test_elbo_differentiable(sub, ref):
                              % (what, judge._fmt(analytic), judge._fmt(numeric)))
 
 
-def _axpy(net, direction, h):
-    return [(W + h * dW, b + h * db) for (W, b), (dW, db) in zip(net, direction)]
+# ---------------------------------------------------------------------------
+# A check, no points: the submission's own functions together, as training uses them
+
+def test_functions_work_together(sub, ref):
+    """vae_lower_bound with the submission's own Task 1 functions and given functions equals the
+    batch mean of log p(x|z) - KL computed from those same functions, and the given functions
+    are the handout's."""
+    notes = changed_given_functions(sub, ref)
+    c = ref.case("elbo_mnist")
+    what = "vae_lower_bound(gen_params, rec_params, data) with your own functions"
+    own = {"standins": submission.OWN}
+    bound = sub.call("vae", "vae_lower_bound", c["net:gen"], c["net:rec"], c["images"], noise=c.noise, what=what,
+                     **own)
+    elbo = judge.as_array(bound.value, what)
+    if elbo.size != 1:
+        raise GradingFailure("%s should return a scalar (the mean over the batch), obtained shape %s"
+                             % (what, elbo.shape))
+    elbo = float(elbo.ravel()[0])
+    encoder_output = sub.call("vae", "neural_net_predict", c["net:rec"], c["images"], what=what, **own).value
+    z = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, noise=c.noise, what=what, **own)
+    logits = sub.call("vae", "neural_net_predict", c["net:gen"], z.value, what=what, **own).value
+    log_px = judge.as_array(sub.call("vae", "bernoulli_log_prob", c["images"], logits, what=what, **own).value, what)
+    kl = judge.as_array(sub.call("vae", "compute_KL", encoder_output, what=what, **own).value, what)
+    if log_px.shape != kl.shape:
+        raise GradingFailure("%s: bernoulli_log_prob and compute_KL return shapes %s and %s; each should "
+                             "give one value per image" % (what, log_px.shape, kl.shape))
+    target = float(np.mean(log_px - kl))
+    lines = []
+    for name, values in (("bernoulli_log_prob", log_px), ("compute_KL", kl)):
+        if not np.all(np.isfinite(values)):
+            lines.append("your %s returns %s for image(s) %s of this batch" % (
+                name, judge._fmt(values[~np.isfinite(values)]), ", ".join(str(i + 1) for i in
+                                                                         np.flatnonzero(~np.isfinite(values)))))
+    if not np.isfinite(elbo) and not lines:
+        lines.append("the bound is not finite (%g)" % elbo)
+    elif np.isfinite(elbo) and not np.isclose(elbo, target, rtol=1e-6, atol=1e-6):
+        lines.append("it returns %.8g, but your own Task 1 functions with the same noise give mean(log p(x|z) - KL) "
+                     "= %.8g" % (elbo, target))
+        hints = [hint for value, hint in (
+            (float(np.sum(log_px - kl)), "this is the SUM over the batch: return the mean over the images"),
+            (-target, "this is the negative of the bound"),
+            (float(np.mean(log_px + kl)), "the KL looks added: the bound is log p(x|z) MINUS the KL"),
+            (float(np.mean(log_px)), "the KL term is missing"),
+            (float(-np.mean(kl)), "the log p(x|z) term is missing")) if np.isclose(elbo, value, rtol=1e-6, atol=1e-6)]
+        if not hints and bound.drawn == 0:
+            hints = ["it drew no noise: z must be drawn with sample_latent_variables_from_posterior"]
+        lines += ["hint: " + h for h in hints]
+    if lines or notes:
+        raise GradingFailure("%s on 6 MNIST digits:\n  " % what + "\n  ".join(lines + notes))
 
 
-def gradient_check(sub, gen, rec, images, noise, what, h=1e-5, seed=0):
-    """autograd's directional derivatives of vae_lower_bound (computed in the worker) against
-    central finite differences (from values computed there), along three random directions
-    drawn here: both networks, the decoder only, the encoder only. Same noise everywhere."""
-    grads = []
-    for argnum, net in ((0, gen), (1, rec)):
-        result = sub.grad("vae", "vae_lower_bound", [gen, rec, images], argnum=argnum, noise=noise, what=what)
-        grads.append(judge.net_like(result.gradient, net, what))
-    rng = np.random.RandomState(seed)
-    analytic, numeric = [], []
-
-    def bound(g, r):
-        value = sub.call("vae", "vae_lower_bound", g, r, images, noise=noise, what=what.replace(
-            "the gradient of ", "")).value
-        return float(np.sum(judge.as_array(value, what)))
-    for which in ("both", "decoder", "encoder"):
-        dirs = [[(rng.standard_normal(W.shape), rng.standard_normal(b.shape)) for W, b in net] for net in (gen, rec)]
-        for i, name in enumerate(("decoder", "encoder")):
-            if which not in ("both", name):
-                dirs[i] = [(0 * dW, 0 * db) for dW, db in dirs[i]]
-        analytic.append(sum(float(np.sum(gW * dW) + np.sum(gb * db))
-                            for gnet, dnet in zip(grads, dirs) for (gW, gb), (dW, db) in zip(gnet, dnet)))
-        numeric.append((bound(_axpy(gen, dirs[0], h), _axpy(rec, dirs[1], h))
-                        - bound(_axpy(gen, dirs[0], -h), _axpy(rec, dirs[1], -h))) / (2 * h))
-    return np.array(analytic), np.array(numeric)
+def changed_given_functions(sub, ref):
+    """Notes for the given functions (sigmoid, relu, neural_net_predict) that the submission changed."""
+    from grading import given
+    rng = np.random.RandomState(7)
+    x = rng.normal(0, 3, (4, 5))
+    net = [(rng.normal(0, 1, (5, 3)), rng.normal(0, 1, 3)), (rng.normal(0, 1, (3, 2)), rng.normal(0, 1, 2))]
+    notes = []
+    for name, args in (("sigmoid", [x]), ("relu", [x]), ("neural_net_predict", [net, x])):
+        try:
+            mine = np.asarray(sub.call("vae", name, *args, standins=submission.OWN).value, dtype=float)
+            same = mine.shape == np.shape(getattr(given, name)(*args)) and np.allclose(
+                mine, getattr(given, name)(*args), rtol=1e-9, atol=1e-12)
+        except (GradingFailure, TypeError, ValueError):
+            same = False
+        if not same:
+            note = "%s differs from the handout's; every task was graded with the handout's" % name
+            notes.append("note: " + note)
+            sub.note(note)
+    return notes

@@ -55,11 +55,10 @@ def check_gaussian(z, mean, sd, what, result):
             "\n" + line for line in judge._printed(result)))
 
 
-def decoded_latents(sub, function, args, latent_dim, seed, what):
-    """Call generate_from_prior or reconstruct with an identity decoder (its first latent_dim
-    pixels are sigmoid(z)); Result.value holds those pixels, the whole shape and the value range."""
-    result = sub.call("vae", function, *args, seed=seed, what=what)
-    out = judge.as_array(result.value, what)
+def decoded_latents(result, what, latent_dim):
+    """From the output of generate_from_prior or reconstruct with an identity decoder (its first
+    latent_dim pixels are sigmoid(z)): Result.value holds those pixels, the shape and the range."""
+    out = judge.as_array(result.value["out"] if isinstance(result.value, dict) else result.value, what)
     if out.ndim != 2 or out.shape[1] < latent_dim:
         raise GradingFailure("%s: returned shape %s; expected (n, %d)" % (what, out.shape, D))
     with np.errstate(invalid="ignore"):
@@ -102,8 +101,8 @@ def test_generate_statistics(sub):
     """With a decoder whose first 4 pixels are sigmoid(z): over 2000 images z ~ N(0, I)."""
     n, latent_dim = 2000, 4
     what = "generate_from_prior(gen_params, num_images=%d) with a decoder whose first 4 pixels are sigmoid(z)" % n
-    result = decoded_latents(sub, "generate_from_prior", [identity_decoder(latent_dim), n], latent_dim,
-                             seed=2, what=what)
+    result = decoded_latents(sub.call("vae", "generate_from_prior", identity_decoder(latent_dim), n, seed=2,
+                                      what=what), what, latent_dim)
     z = check_decoded(result, what, n, latent_dim)
     check_gaussian(z, np.zeros(latent_dim), np.ones(latent_dim), what + " (the prior is N(0, I))", result)
 
@@ -118,21 +117,16 @@ def test_reconstruct_exact_noise(sub, ref):
     judge.check_result(result, c, hints=probability_hints(result["out"]))
 
 
-RECONSTRUCT_MU = np.array([1.0, -0.5, 0.0, 2.0])
-RECONSTRUCT_SIGMA = np.array([2.0, 0.5, 1.0, 1.5])
-
-
-def test_reconstruct_statistics(sub):
+def test_reconstruct_statistics(sub, ref):
     """With an encoder giving every image the same q(z|x) and a decoder whose first 4 pixels are
     sigmoid(z): over 2000 images z ~ q(z|x)."""
-    n, latent_dim = 2000, 4
-    encoder = [(np.zeros((D, 2 * latent_dim)), np.concatenate([RECONSTRUCT_MU, np.log(RECONSTRUCT_SIGMA)]))]
-    what = ("reconstruct(gen_params, rec_params, images) on %d images whose q(z|x) has means %s and "
-            "standard deviations %s" % (n, RECONSTRUCT_MU, RECONSTRUCT_SIGMA))
-    result = decoded_latents(sub, "reconstruct", [identity_decoder(latent_dim), encoder, np.zeros((n, D))],
-                             latent_dim, seed=3, what=what)
-    z = check_decoded(result, what, n, latent_dim)
-    check_gaussian(z, RECONSTRUCT_MU, RECONSTRUCT_SIGMA, what, result)
+    c = ref.case("reconstruct_statistics")
+    what = "reconstruct(gen_params, rec_params, images) on %s" % c.description
+    _, encoder, _ = c.args()
+    mu, log_sigma = np.split(np.asarray(encoder[0][1], dtype=float), 2)
+    result = decoded_latents(cases.run_case(sub, c, what=what), what, len(mu))
+    z = check_decoded(result, what, len(c["images"]), len(mu))
+    check_gaussian(z, mu, np.exp(log_sigma), what, result)
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,15 @@ def _fmt(values, n=6):
     return "[%s%s]" % (text, ", ..." if flat.size > n else "")
 
 
+def numbers(value):
+    """value as a float array, or an empty one if it is not numbers: for hints, which never fail."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return np.zeros(0)
+    return array
+
+
 def as_array(value, what):
     if value is None:
         raise GradingFailure("%s returned None: did you forget the return statement?" % what)
@@ -78,7 +87,7 @@ def _multiple(obtained, expected):
     if not (ratio.size and np.all(np.isfinite(ratio)) and np.all(expected != 0)):
         return []
     r = float(ratio.ravel()[0])
-    if not np.allclose(ratio, r, rtol=1e-6, atol=0) or abs(r - 1) < 1e-6:
+    if r == 0 or not np.allclose(ratio, r, rtol=1e-6, atol=0) or abs(r - 1) < 1e-6:
         return []
     rounded = round(r) if abs(r) >= 1 else None
     inverse = round(1 / r) if abs(r) < 1 else None

@@ -87,21 +87,46 @@ def run_tests(sub, ref, names):
     return failures
 
 
-def grade(folder, ref, **kwargs):
-    """({part: points}, every failure message, problems) of a submission folder, every test run."""
+def grade(folder, ref, private=(), parts=None, **kwargs):
+    """({part: points}, every failure message, problems) of a submission folder, every test run
+    on ref; then, for each reference of private, [{part: points}] of the tests of `parts` (all
+    if None) on it, with the same worker."""
     sub = Submission(folder, timeout=20, **kwargs)
     try:
         failures = run_tests(sub, ref, list(TABLE["by_test"]) + list(TABLE["checks"]))
         problems = list(sub.problems)
+        again = [scores_of(run_tests(sub, other, part_tests(parts)), parts) for other in private]
     finally:
         sub.close()
+    return scores_of(failures), "\n".join(message for _, _, message in failures), problems, again
+
+
+def part_tests(parts=None):
+    return [t for p in TABLE["parts"] if parts is None or p["part"] in parts for t in p["tests"]]
+
+
+def scores_of(failures, parts=None):
     lost = {}
     for test, points, _ in failures:
         if points is not None:
             part = TABLE["by_test"][test.split("[")[0]][0]["part"]
             lost[part] = lost.get(part, 0) + points
-    scores = {p["part"]: round(p["points"] - lost.get(p["part"], 0), 6) for p in TABLE["parts"]}
-    return scores, "\n".join(message for _, _, message in failures), problems
+    return {p["part"]: round(p["points"] - lost.get(p["part"], 0), 6) for p in TABLE["parts"]
+            if parts is None or p["part"] in parts}
+
+
+PRIVATE_SEEDS = range(1, 11)
+
+
+@pytest.fixture(scope="session")
+def private_refs(tmp_path_factory):
+    """Ten private sets of cases, as graders make them (tools/make_reference.py --seed N)."""
+    base = tmp_path_factory.mktemp("private")
+    out = []
+    for seed in PRIVATE_SEEDS:
+        make_reference.write(base / str(seed), seed=seed, with_mistakes=False)
+        out.append(cases.Reference(base / str(seed)))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -127,19 +152,58 @@ def test_known_wrong_solutions_cover_every_task():
 
 
 @pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m.name)
-def test_known_wrong_solution_gets_what_a_careful_teacher_gives(mutant, ref, tmp_path):
+def test_known_wrong_solution_gets_what_a_careful_teacher_gives(mutant, ref, private_refs, tmp_path):
     """Exactly the points of mutant.points in the parts it touches, full marks elsewhere (no
-    double penalty), and a message (or, for a changed given function, a problem) naming the mistake."""
-    scores, messages, problems = grade(mutant.write(tmp_path / mutant.name), ref)
-    expected = dict(FULL, **(mutant.points if mutant.points is not None else
-                             {TABLE["by_function"][mutant.function]["part"]: 0}))
+    double penalty), a message (or, for a changed given function, a problem) naming the mistake,
+    and the same points for its part under ten private sets of cases."""
+    touched = {TABLE["by_function"][mutant.function]["part"]} if mutant.function in TABLE["by_function"] else set()
+    touched |= set(mutant.points or {})
+    scores, messages, problems, again = grade(mutant.write(tmp_path / mutant.name), ref, private_refs,
+                                              parts=touched)
+    expected = dict(FULL, **(mutant.points if mutant.points is not None else {p: 0 for p in touched}))
     assert scores == expected, "%s:\n%s" % (mutant.name, messages)
     assert mutant.expect in messages + "\n".join(problems), "no message says %r:\n%s" % (mutant.expect, messages)
+    for seed, private in zip(PRIVATE_SEEDS, again):
+        assert private == {p: expected[p] for p in touched}, "seed %d" % seed
 
 
-def test_correct_solutions_written_differently_score_full_marks(ref):
-    scores, messages, problems = grade(ROOT / "tools" / "fixtures" / "alternative_solution", ref)
-    assert scores == FULL and not messages, messages
+def do_nothing(name, tmp_path):
+    if name == "handout":
+        return make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    return mutants.write_do_nothing(tmp_path / name, name)
+
+
+TASK_1_ONLY = dict({p: 0 for p in FULL}, **{p["part"]: p["points"] for p in TABLE["parts"] if p["task"] == "1"})
+FIXTURES = {
+    "reference": (lambda tmp: ROOT, FULL),
+    "alternative_solution": (lambda tmp: ROOT / "tools" / "fixtures" / "alternative_solution", FULL),
+    "original_practical": (lambda tmp: ORIGINAL, TASK_1_ONLY),
+    "original_handout": (lambda tmp: ROOT / "tools" / "fixtures" / "original_handout", {p: 0 for p in FULL}),
+}
+FIXTURES.update({name: (functools.partial(do_nothing, name), {p: 0 for p in FULL})
+                 for name in ["handout"] + sorted(mutants.DO_NOTHING)})
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, ref, private_refs, tmp_path):
+    """The reference and a correct solution written differently score 100, the original
+    practical's vae.py Task 1 only, and doing nothing (the handout's stubs, the original handout's
+    `return 0.0`, constants, the inputs) 0 on every test: under the stored cases and under ten
+    private sets."""
+    folder, expected = FIXTURES[name]
+    scores, messages, problems, again = grade(folder(tmp_path), ref, private_refs)
+    assert scores == expected, messages
+    for seed, private in zip(PRIVATE_SEEDS, again):
+        assert private == expected, "seed %d" % seed
+
+
+def test_given_functions_are_the_handouts():
+    """grading/given.py (what every task is graded with) is vae.py's own given code."""
+    import inspect
+    import vae
+    from grading import given
+    for name in given.GIVEN + ("check_matrix",):
+        assert inspect.getsource(getattr(given, name)) == inspect.getsource(getattr(vae, name)), name
 
 
 def test_stored_reference_outputs_are_reproduced():

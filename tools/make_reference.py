@@ -178,7 +178,7 @@ def make_cases(seed=DEFAULT_SEED):
                                "6 MNIST digits and the trained networks", noise=batch_noise, images=images,
                                standins=TASK1)
     cases["elbo_gradient"] = case("the gradient of vae_lower_bound(gen_params, rec_params, data)",
-                                  "vae_lower_bound", "gradcheck", ["@net:gen", "@net:rec", "@images", 1e-5, 0],
+                                  "vae_lower_bound", "gradcheck", ["@net:gen", "@net:rec", "@images", 1e-6, 0],
                                   "6 MNIST digits and the trained networks", primary="analytic",
                                   noise=batch_noise, images=images, standins=TASK1, rtol=1e-4, atol=1e-4)
 
@@ -354,8 +354,25 @@ def run_mutants(cases, expected, root=ROOT):
     return found
 
 
+def smooth_directions(raw, nets, root=ROOT, tries=20):
+    """Choose each gradient check's random directions so that no ReLU of the networks switches
+    between the finite-difference points: there the reference's autograd and finite differences
+    agree to 1e-6, and so do those of any correct solution (the same kinks for all)."""
+    for name, (meta, arrays) in raw.items():
+        if meta["call"]["job"] != "gradcheck":
+            continue
+        for direction_seed in range(tries):
+            meta["call"]["args"][-1] = direction_seed
+            out, _ = run_reference(in_memory({name: (meta, arrays)}, nets), root)
+            if np.allclose(out[name]["analytic"], out[name]["numeric"], rtol=1e-6, atol=1e-6):
+                break
+        else:
+            raise RuntimeError("%s: no smooth directions in %d tries" % (name, tries))
+
+
 def write(out_dir, seed=DEFAULT_SEED, with_mistakes=True, root=ROOT):
     raw, nets = make_cases(seed)
+    smooth_directions(raw, nets, root)
     expected, recorded = run_reference(in_memory(raw, nets), root)
     for name, (meta, arrays) in raw.items():
         if meta["standins"]:

@@ -56,20 +56,75 @@ class Mutant:
         return directory
 
     def _apply_one(self, text, filename):
-        regions = find_regions(text, filename)
-        if sum(r.function == self.function for r in regions) != 1:
-            raise ValueError("mutant %s: no single solution region for %s in %s"
-                             % (self.name, self.function, filename))
-        lines = text.splitlines()
-        out, last = [], 0
-        for region in regions:
-            if region.function != self.function:
-                continue
-            out.extend(lines[last:region.begin])
-            out.extend(region.indent + line if line else "" for line in self.body.splitlines())
-            last = region.end + 1
-        out.extend(lines[last:])
-        return "\n".join(out) + "\n"
+        return replace_bodies(text, filename, {self.function: self.body}, self.name)
+
+
+def replace_bodies(text, filename, bodies, name="fixture"):
+    """text with the solution region of each function in bodies replaced by its body."""
+    regions = find_regions(text, filename)
+    for function in bodies:
+        if sum(r.function == function for r in regions) != 1:
+            raise ValueError("%s: no single solution region for %s in %s" % (name, function, filename))
+    lines = text.splitlines()
+    out, last = [], 0
+    for region in regions:
+        if region.function not in bodies:
+            continue
+        out.extend(lines[last:region.begin])
+        out.extend(region.indent + line if line else "" for line in textwrap.dedent(bodies[region.function])
+                   .strip("\n").splitlines())
+        last = region.end + 1
+    out.extend(lines[last:])
+    return "\n".join(out) + "\n"
+
+
+# Submissions that do nothing, each function in its own way: every one must score 0 on every test.
+DO_NOTHING = {
+    "constants": {
+        "sample_latent_variables_from_posterior": "return np.zeros((len(encoder_output), np.shape(encoder_output)[1] // 2))",
+        "bernoulli_log_prob": "return -100.0 * np.ones(len(targets))",
+        "compute_KL": "return np.ones(len(q_means_and_log_stds))",
+        "vae_lower_bound": "return -100.0",
+        "adam_init": "return 0.0, 0.0, 0",
+        "adam_step": "return np.ones_like(params), state",
+        "generate_from_prior": "return 0.5 * np.ones((num_images, 784))",
+        "reconstruct": "return 0.5 * np.ones(np.shape(images))",
+        "interpolate": "return 0.5 * np.ones((num_points, 784))",
+    },
+    "echo_inputs": {
+        "sample_latent_variables_from_posterior": "return encoder_output",
+        "bernoulli_log_prob": "return logits",
+        "compute_KL": "return q_means_and_log_stds",
+        "vae_lower_bound": "return data",
+        "adam_init": "return params",
+        "adam_step": "return params, state",
+        "generate_from_prior": "return gen_params",
+        "reconstruct": "return images",
+        "interpolate": "return np.stack([image_a, image_b])",
+    },
+    "zeros": {
+        "sample_latent_variables_from_posterior": "return 0.0",
+        "bernoulli_log_prob": "return 0.0",
+        "compute_KL": "return 0.0",
+        "vae_lower_bound": "return 0.0",
+        "adam_init": "return 0.0",
+        "adam_step": "return 0.0",
+        "generate_from_prior": "return 0.0",
+        "reconstruct": "return 0.0",
+        "interpolate": "return 0.0",
+    },
+}
+
+
+def write_do_nothing(directory, name, source=ROOT):
+    """A submission folder where every task function does nothing, DO_NOTHING[name]'s way."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for filename in ("vae.py", "adam.py"):
+        text = (Path(source) / filename).read_text()
+        bodies = {f: b for f, b in DO_NOTHING[name].items() if f in {r.function for r in find_regions(text, filename)}}
+        (directory / filename).write_text(replace_bodies(text, filename, bodies, name))
+    return directory
 
 
 SPLIT = "mean, log_std = np.split(encoder_output, 2, axis=1)\n"

@@ -7,7 +7,7 @@ D = 784
 
 
 def probability_hints(value):
-    value = np.asarray(value, dtype=float)
+    value = judge.numbers(value)
     if value.size and np.all(np.isfinite(value)):
         if value.min() < 0 or value.max() > 1:
             return ["values outside [0, 1]: these look like logits; return the activation "

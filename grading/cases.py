@@ -111,6 +111,17 @@ class Reference:
     def names(self):
         return sorted(p.stem for p in self.dir.glob("*.npz") if p.stem != "nets")
 
+    @property
+    def seed(self):
+        """The seed the cases were made with (tools/make_reference.py --seed)."""
+        return int(self.case(self.names()[0]).meta.get("seed", 0))
+
+    def rng(self, name):
+        """A generator for the inputs a test draws itself, from this set's seed: with private cases
+        they are as unknown to a submission as the cases (the handout's tests hold no answer)."""
+        import zlib
+        return np.random.RandomState((self.seed * 7919 + zlib.crc32(name.encode())) % 2 ** 32)
+
 
 # ---------------------------------------------------------------------------
 # Running a case: each job returns a dict of outputs, in the grader

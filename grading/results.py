@@ -22,8 +22,12 @@ def load_points(path=POINTS_FILE):
     by_test, by_function = {}, {}
     for part in table["parts"]:
         part["points"] = sum(part["tests"].values())
+        part.setdefault("observed", {})
+        if part["observed"] and sum(part["observed"].values()) != part["points"]:
+            raise ValueError("%s: part %s: its observed tests are worth %g, its tests %g"
+                             % (path, part["part"], sum(part["observed"].values()), part["points"]))
         by_function[part["function"]] = part
-        for test, points in part["tests"].items():
+        for test, points in list(part["tests"].items()) + list(part["observed"].items()):
             if test in by_test:
                 raise ValueError("%s: test %s is listed twice" % (path, test))
             by_test[test] = (part, points)
@@ -81,6 +85,7 @@ class Grading:
         self.collected_tests = set()
         self.problems_source = lambda: []
         self.isolation, self.isolation_note = None, ""
+        self.formats = {}     # part -> "functions" or "observed"
         self.started = time.time()
         self.written = 0.0
         self.complete = False
@@ -108,12 +113,16 @@ class Grading:
     def score(self, entry):
         return entry["points"] if entry["status"] == "passed" else 0.0
 
+    def active_tests(self, part):
+        """The tests that grade part for this submission: its functions' or its observed run's."""
+        return part["observed"] if self.formats.get(part["part"]) == "observed" else part["tests"]
+
     def parts(self):
         """[(part, score, max, first failure message or None, ran)] in table order."""
         out = []
         for part in self.table["parts"]:
             entries = [e for e in self.items.values() if e["part"] is part]
-            missing = [t for t in part["tests"] if t not in self.collected_tests]
+            missing = [t for t in self.active_tests(part) if t not in self.collected_tests]
             score = sum(self.score(e) for e in entries)
             failure = next((e for e in entries if e["status"] in ("failed", "error")), None)
             ran = any(e["status"] != "not run" for e in entries)
@@ -146,6 +155,10 @@ class Grading:
             if entry["status"] != "not run":
                 lines.append("check (no points) %s: %s" % (entry["id"], "passed" if entry["status"] == "passed"
                                                            else entry["message"].splitlines()[0][:110]))
+        observed = [p for p, f in sorted(self.formats.items()) if f == "observed"]
+        if observed:
+            lines.append("graded by watching the main block run (original handout's layout): Task %s"
+                         % ", ".join(observed))
         for problem in self.problems():
             lines.append("problem: " + problem.splitlines()[0])
         if self.isolation == "none":
@@ -167,7 +180,7 @@ class Grading:
                 "visibility": self.visibility,
             })
         for part in self.table["parts"]:
-            for test, points in part["tests"].items():
+            for test, points in self.active_tests(part).items():
                 if test not in self.collected_tests:
                     tests.append({"name": "Task %s %s: %s" % (part["part"], part["function"], test),
                                   "number": part["part"], "score": 0.0, "max_score": points,
@@ -186,8 +199,15 @@ class Grading:
             "extra_data": {"submission": str(self.submission_dir), "parts": parts,
                            "max_score": self.table["total"], "problems": self.problems(),
                            "isolation": self.isolation, "isolation_note": self.isolation_note,
+                           "format": self.format_name(), "formats": dict(self.formats),
                            "complete": self.complete},
         }
+
+    def format_name(self):
+        """'functions' (this project's format), 'original' (Tasks 2 and 3 observed) or 'mixed'."""
+        kinds = set(self.formats.values()) or {"functions"}
+        return "functions" if kinds == {"functions"} else "original" if \
+            all(self.formats.get(p) == "observed" for p in ("2.1", "2.2", "3.1", "3.2", "3.3")) else "mixed"
 
     def write_json(self):
         self.written = time.time()

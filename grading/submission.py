@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.p
 JOB_TIMEOUT = 10.0       # seconds for one call
 IMPORT_TIMEOUT = 20.0    # seconds to import each of the submission's modules
 START_TIMEOUT = 60.0     # seconds for a worker to start (an interpreter importing numpy on half a CPU)
+OBSERVE_TIMEOUT = 120.0  # seconds for a script's observed run (on the small data set)
 OUTPUT_KEEP = 2000       # printed characters kept for the messages
 OUTPUT_ABORT = 1000000   # printed characters after which every write raises
 REPLY_CAP = 256 << 20    # bytes of one reply
@@ -55,6 +56,7 @@ class Result:
     def __init__(self, reply):
         self.value = reply.get("value")
         self.gradient = reply.get("gradient")
+        self.changed = reply.get("changed") is True
         self.output = _text(reply.get("output"))[:OUTPUT_KEEP]
         self.printed = _int(reply.get("printed"))
         self.draws = [d for d in reply.get("draws") or [] if _is_draw(d)] if isinstance(reply.get("draws"), list) else []
@@ -96,6 +98,7 @@ class Submission:
         self.import_status = None   # module -> None if imported, else why it cannot be graded
         self.problems = []          # one line each, for summaries and grade_all
         self.refused = []           # files of the submission not copied (links, ...)
+        self.optional = set()       # modules whose absence is no problem (adam, when Task 2 is observed)
         self._jail = None
         self._proc = None
 
@@ -118,7 +121,10 @@ class Submission:
         jail = self._jail
         self._proc = jail.popen([jail.path("worker") + "/worker.py"])
         os.set_blocking(self._proc.stdin.fileno(), False)   # every write has a deadline
+        from grading import observe
         config = {"submission": jail.path("submission"), "support": jail.path("support"),
+                  "observe_seed": observe.SEED, "small_mnist": observe.small_mnist(self.root),
+                  "module_script": observe.trains_at_module_level(self.path),
                   "support_modules": [p.stem for p in support_modules(self.root)],
                   "libs": sandbox.library_dirs(), "excluded": dict(self.excluded),
                   "keep": OUTPUT_KEEP, "abort": OUTPUT_ABORT}
@@ -160,8 +166,8 @@ class Submission:
                 status = message["status"]
                 self.import_status = {m: (_text(status.get(m)) or None) if status.get(m) is not None else None
                                       for m in SUBMISSION_MODULES}
-                for why in self.import_status.values():
-                    if why:
+                for module, why in self.import_status.items():
+                    if why and not (module in self.optional and why.startswith(module + ".py not found")):
                         self._note(why)
                 return
             elif kind == "crash" and current is None:
@@ -265,9 +271,12 @@ class Submission:
         try:
             try:
                 protocol.write_message(self._proc.stdin.fileno(), request, deadline)
-            except OSError:   # the worker died since the last call: a fresh one
+            except (OSError, TimeoutError):
+                # The worker died, or is still busy with an earlier call it was given up on (a reply
+                # forged early): this call gets a fresh one, and its whole allowance.
                 self._kill()
                 self._start()
+                deadline = time.monotonic() + timeout
                 protocol.write_message(self._proc.stdin.fileno(), request, deadline)
             while True:
                 reply = self._read(deadline)
@@ -327,6 +336,15 @@ class Submission:
                              "kwargs": kwargs or {}, "noise": noise, "seed": seed, "repeat": repeat,
                              "standins": standins},
                             what or "%s()" % function, timeout, answer=answer)
+
+    def observe(self, answer, what="the main block of vae.py", timeout=None):
+        """Run vae.py's main block (or take its module-level run) observed: Result.value is the
+        trace (see grading/observe.py); the sampler's calls go to answer."""
+        from grading import observe
+        timeout = max(OBSERVE_TIMEOUT, 6 * self.timeout) if timeout is None else timeout
+        return self.request({"op": "observe", "module": "vae", "seed": observe.SEED,
+                             "standins": standins("sample_latent_variables_from_posterior")},
+                            what, timeout, answer=answer)
 
     def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,
              hint=None, standins=GIVEN, answer=None):

@@ -56,18 +56,23 @@ class NoiseSource:
     def __init__(self):
         self.set(None, 0)
 
-    def set(self, stream, seed):
+    def set(self, stream, seed, generator=None):
+        """stream: the values to serve in order; else, with generator (a seed), an independent
+        stream the grader can replay from the sizes drawn; else numpy's real generator."""
         self.stream = None if stream is None else np.asarray(stream, dtype=np.float64).ravel()
         self.pos = 0
         self.draws = []
         self.overdrawn = False
         self.fallback = np.random.RandomState(seed + 7919)
+        self.generator = None if generator is None else np.random.RandomState(int(generator))
 
     def take(self, function, shape):
         shape = tuple(int(s) for s in shape)
         n = int(np.prod(shape, dtype=np.int64))
         self.draws.append([function, list(shape)])
-        if self.stream is None:
+        if self.generator is not None:
+            values = self.generator.standard_normal(n)
+        elif self.stream is None:
             values = _REAL["standard_normal"](size=n)
         else:
             values = self.stream[self.pos:self.pos + n]
@@ -217,12 +222,34 @@ def import_error(name, exc, submission):
                                                type(exc).__name__ + ": ", text, ("\n  at " + at) if at else "")
 
 
-def load_file(name, path):
+def load_file(name, path, observed=False):
+    """Import path as module name. observed: a script that trains at module level, run statement
+    by statement with the handout's given functions in place of its own (and the networks it uses
+    recorded), as its observed run; its own functions are put back afterwards."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        if not observed:
+            spec.loader.exec_module(module)
+            return module
+        import ast
+        with open(path, encoding="utf-8", errors="replace") as f:
+            tree = ast.parse(f.read(), path)
+        namespace, own = vars(module), {}
+        try:
+            for node in tree.body:
+                exec(compile(ast.Module(body=[node], type_ignores=[]), path, "exec"), namespace)
+                for given_name in given.GIVEN:
+                    value = namespace.get(given_name)
+                    if value is not None and getattr(value, "__module__", None) == name:
+                        own[given_name] = value
+                        namespace[given_name] = observed_predict if given_name == "neural_net_predict" \
+                            else getattr(given, given_name)
+        except SystemExit:
+            pass
+        finally:
+            namespace.update(own)
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -257,6 +284,137 @@ def plain(value, depth=0):
 
 
 # ---------------------------------------------------------------------------
+# Observation: what a script written on the original handout does when it runs (its main
+# block, or its module-level code): the gradient function's steps, the networks it uses
+# after training, and the images it saves. Only data: the grader checks all of it.
+
+class Observation:
+    MAX_SAVES, MAX_ROWS, MAX_DRAWS = 60, 120, 20000
+
+    def __init__(self):
+        self.reset(0, 256)
+
+    def reset(self, seed, subset):
+        self.seed, self.subset = seed, subset
+        self.steps, self.saves, self.networks, self.values = [], [], {}, []
+        self.lengths = set()
+        self.in_gradient = 0
+        self.variables = {}
+
+    def indices(self, n):
+        return np.random.RandomState(self.seed).choice(n, min(n, self.subset), replace=False)
+
+    def gradient(self, fun, argnum=0, with_value=False):
+        """A stand-in for autograd's grad(fun) (or value_and_grad) that records every step."""
+        differentiate = _REAL["value_and_grad"](fun, argnum)
+        observation = self
+
+        def observed(*args, **kwargs):
+            observation.in_gradient += 1
+            try:
+                value, g = differentiate(*args, **kwargs)
+            finally:
+                observation.in_gradient -= 1
+            out = (value, g) if with_value else g
+            try:
+                observation.values.append(float(value))
+            except (TypeError, ValueError):
+                pass
+            try:
+                x = np.asarray(args[argnum], dtype=np.float64).ravel()
+                flat = np.asarray(g, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                return out
+            if x.shape == flat.shape and len(observation.steps) < 5000:
+                idx = observation.indices(len(x))
+                observation.lengths.add(len(x))
+                observation.steps.append((x[idx].copy(), flat[idx].copy()))
+            return out
+        return observed
+
+    def save(self, images, file_name, *args, **kwargs):
+        if len(self.saves) < self.MAX_SAVES:
+            try:
+                array = np.asarray(getattr(images, "_value", images), dtype=np.float64)
+                if array.ndim == 2 and array.shape[1] == 784:
+                    self.saves.append((array[:self.MAX_ROWS].copy(), str(file_name)[:200]))
+            except (TypeError, ValueError):
+                pass
+
+    def network(self, params, inputs):
+        """Remember the last decoder and encoder used outside a gradient (after training: Task 3)."""
+        if self.in_gradient or not self.steps:
+            return
+        try:
+            first, last = np.shape(params[0][0]), np.shape(params[-1][0])
+        except (TypeError, IndexError):
+            return
+        kind = "decoder" if last[-1] == 784 else "encoder" if first[0] == 784 else None
+        if kind:
+            self.networks[kind] = params
+
+    def trace(self, namespace):
+        for name in ("learning_rate", "alpha", "beta1", "beta2", "epsilon", "eps", "latent_dim", "batch_size",
+                     "num_epochs"):
+            value = namespace.get(name)
+            if type(value) in (int, float):
+                self.variables[name] = value
+        nets = {k: [(np.asarray(getattr(W, "_value", W), dtype=np.float64),
+                     np.asarray(getattr(b, "_value", b), dtype=np.float64)) for W, b in v]
+                for k, v in self.networks.items()}
+        return {"steps_x": np.array([x for x, _ in self.steps]) if self.steps else np.zeros((0, 0)),
+                "steps_g": np.array([g for _, g in self.steps]) if self.steps else np.zeros((0, 0)),
+                "lengths": sorted(self.lengths), "saves": [a for a, _ in self.saves],
+                "values": np.array(self.values[:5000], dtype=np.float64),
+                "names": [n for _, n in self.saves], "networks": nets, "variables": self.variables,
+                "draws": [int(np.prod(s)) for _, s in NOISE.draws[:self.MAX_DRAWS]],
+                "draw_shapes": [list(s) for _, s in NOISE.draws[:self.MAX_DRAWS]]}
+
+
+OBSERVATION = Observation()
+
+
+def patch_observation(data_module, plotting_module, small):
+    """autograd's grad and value_and_grad record their steps; save_images records its images;
+    load_mnist gives the grader's small data set."""
+    import autograd
+    import autograd.differential_operators as ops
+    _REAL["grad"], _REAL["value_and_grad"] = ops.grad, ops.value_and_grad
+
+    def grad(fun, argnum=0, *args, **kwargs):
+        return OBSERVATION.gradient(fun, argnum)
+
+    def value_and_grad(fun, argnum=0, *args, **kwargs):
+        return OBSERVATION.gradient(fun, argnum, with_value=True)
+    for module in (autograd, ops):
+        module.grad, module.value_and_grad = grad, value_and_grad
+
+    def save_images(images, file_name, *args, **kwargs):
+        OBSERVATION.save(images, file_name)
+    for module in (data_module, plotting_module):
+        if module is not None:
+            module.save_images = save_images
+    if data_module is not None and small is not None:
+        def load_mnist(*args, **kwargs):
+            train, test = np.array(small["train"]), np.array(small["test"])
+            return (len(train), train, np.eye(10)[small["train_labels"]], test, np.eye(10)[small["test_labels"]])
+        data_module.load_mnist = load_mnist
+
+
+def main_blocks(path):
+    """The bodies of `if __name__ == "__main__":` in the file, compiled (with their line numbers)."""
+    import ast
+    with open(path, encoding="utf-8", errors="replace") as f:
+        tree = ast.parse(f.read(), path)
+    bodies = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
+                isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__":
+            bodies.append(compile(ast.Module(body=node.body, type_ignores=[]), path, "exec"))
+    return bodies
+
+
+# ---------------------------------------------------------------------------
 # Stand-ins: for one call, a function of the submission's module replaced by the handout's
 # given code, or by a stand-in whose every call (and gradient) the grader answers
 
@@ -274,7 +432,7 @@ class StandIns:
             if module is None:
                 continue
             if how == "given" and name in given.GIVEN:
-                replacement = getattr(given, name)
+                replacement = observed_predict if name == "neural_net_predict" else getattr(given, name)
             elif how == "answer":
                 replacement = self.worker.answered(name)
             else:
@@ -292,6 +450,11 @@ class StandIns:
 
 
 _MISSING = object()
+
+
+def observed_predict(params, inputs):
+    OBSERVATION.network(params, inputs)
+    return given.neural_net_predict(params, inputs)
 
 
 class SignatureError(TypeError):
@@ -313,10 +476,19 @@ def check_signature(function, args, kwargs):
         raise error
 
 
+def same_values(a, b):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_values(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b, equal_nan=True)
+    return a == b
+
+
 class Worker:
     def __init__(self, config, send, receive):
         self.config, self.send, self.receive = config, send, receive
         self.callbacks = 0
+        self.import_trace = None
         self.submission = config["submission"]
         self.modules, self.status = {}, {}
         self.writer = CappedWriter(config["keep"], config["abort"])
@@ -334,17 +506,19 @@ class Worker:
             sys.modules.pop(name, None)
         support = config["support_modules"]
         sys.meta_path.insert(0, SupportFinder(config["support"], support))
+        data = plotting = None
         if "data" in support:
             try:
                 import data
             except Exception:
                 data = None
-            if data is not None:
-                def load_mnist(*args, **kwargs):
-                    raise GradingFailure("load_mnist() was called during grading, which only calls the task "
-                                         "functions: keep data loading and training under "
-                                         "`if __name__ == \"__main__\":`")
-                data.load_mnist = load_mnist
+        if "plotting" in support:
+            try:
+                import plotting
+            except Exception:
+                plotting = None
+        OBSERVATION.reset(int(config.get("observe_seed", 0)), 256)
+        patch_observation(data, plotting, config.get("small_mnist"))
         for name in SUBMISSION_MODULES:
             path = os.path.join(self.submission, name + ".py")
             if name in config["excluded"]:
@@ -352,17 +526,19 @@ class Worker:
             elif not os.path.exists(path):
                 self.status[name] = "%s.py not found in the submission" % name
                 if name == "adam":
-                    self.status[name] += (" (Task 2 asks for adam_init and adam_step in adam.py; the original "
-                                          "practical wrote ADAM inline in the `__main__` block of vae.py, "
-                                          "which the grading never runs)")
+                    self.status[name] += (" (Task 2 asks for adam_init and adam_step in adam.py; a vae.py "
+                                          "written on the original handout, with ADAM in its main block, is "
+                                          "graded by watching that block run)")
             else:
                 self.send({"type": "importing", "module": name})
                 self.writer.reset()
-                NOISE.set(None, 0)
+                NOISE.set(None, 0, generator=config.get("observe_seed", 0) if name == "vae" else None)
                 _REAL["seed"](0)
                 try:
-                    self.modules[name] = load_file(name, path)
+                    self.modules[name] = load_file(name, path, observed=name == "vae" and config.get("module_script"))
                     self.status[name] = None
+                    if name == "vae":   # a script that trained at import: that was its run
+                        self.import_trace = OBSERVATION.trace(vars(self.modules[name]))
                 except BaseException as e:   # SystemExit too: a module calling exit() is broken
                     self.status[name] = import_error(name, e, self.submission)
             if self.status[name] is not None:
@@ -435,6 +611,8 @@ class Worker:
 
     def handle(self, request):
         op = request.get("op")
+        if op == "observe":
+            return self.observe(request)
         function = self.function(request["module"], request["function"])
         args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
         check_signature(function, args, kwargs)
@@ -442,16 +620,44 @@ class Worker:
             repeat = request.get("repeat", 1)
             if repeat == 1:
                 return {"value": plain(function(*args, **kwargs))}
-            return {"value": [plain(function(*args, **kwargs)) for _ in range(min(int(repeat), 5))]}
+            before = plain(args)
+            values = [plain(function(*args, **kwargs)) for _ in range(min(int(repeat), 5))]
+            return {"value": values, "changed": not same_values(before, plain(args))}
         if op == "grad":
             return self.gradient(function, args, kwargs, request)
         raise GradingFailure("unknown request %r" % op)
 
+    def observe(self, request):
+        """Run the submission's main block in its module's namespace, observed, with the request's
+        stand-ins; a module that trained when imported has its trace already."""
+        module = self.modules.get("vae")
+        if module is None:
+            raise GradingFailure(self.status.get("vae") or "vae.py is not available")
+        blocks = main_blocks(os.path.join(self.submission, "vae.py"))
+        if not blocks:
+            if self.import_trace is None or not len(self.import_trace["steps_x"]):
+                raise GradingFailure("vae.py has no `if __name__ == \"__main__\":` block and trains nothing when "
+                                     "imported: nothing to observe")
+            return {"value": self.import_trace}
+        OBSERVATION.reset(int(request.get("seed", 0)), 256)
+        NOISE.set(None, 0, generator=request.get("seed", 0))
+        namespace = vars(module)
+        saved_name = namespace.get("__name__")
+        namespace["__name__"] = "__main__"
+        try:
+            for code in blocks:
+                exec(code, namespace)
+        except SystemExit:
+            pass   # sys.exit() at the end of a script is its end, not an error
+        finally:
+            namespace["__name__"] = saved_name
+        return {"value": OBSERVATION.trace(namespace)}
+
     def gradient(self, function, args, kwargs, request):
         """autograd's gradient of sum(weights * function(*args)) with respect to args[argnum],
         after one plain call (so that the submission's own errors come first)."""
-        from autograd import value_and_grad
         import autograd.numpy as anp
+        value_and_grad = _REAL["value_and_grad"]   # autograd's own, not the observing one
         argnum, weights = request["argnum"], request.get("weights")
         noise = NOISE.stream
         function(*args, **kwargs)

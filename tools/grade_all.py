@@ -9,7 +9,8 @@ through a symbolic link), into a private staging folder under a safe id (0001, 0
     python -m pytest tests/grading --submission STAGED --grade-json ID.json
 
 (on Linux forked from this process, which imports pytest and numpy once for all; the
-submission's code itself runs in the sandboxed worker of that run). Nothing one
+submission's code itself runs in the sandboxed worker of that run), with private reference
+cases made for the batch (the stored ones are in the students' handout). Nothing one
 submission does can affect another or stop the batch: a submission that cannot be
 imported, hangs, or kills its grading run gets zeros and the reason in the `problems`
 column, and a result is only taken from a run that ended normally.
@@ -40,15 +41,17 @@ from grading import results, sandbox, submission as gs  # noqa: E402
 
 
 def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=()):
-    command = [python, "-m", "pytest", str(GRADING), "--submission", str(submission),
-               "--grade-json", str(json_path), "--grading-timeout", str(timeout),
+    # Every value joined to its option with "=": never a word pytest could take for a folder of
+    # tests (whose conftest.py it would import). -c pins the grader's own pytest.ini.
+    command = [python, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "grading.pytest_plugin",
+               str(GRADING), "--submission=%s" % submission, "--grade-json=%s" % json_path,
+               "--grading-timeout=%s" % timeout,
                "-q", "--no-header", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
                "-p", "no:benchmark", "-p", "no:unraisableexception", "-p", "no:threadexception",
-               "--confcutdir", str(GRADING), "--rootdir", str(ROOT), "-o", "addopts="]
+               "--confcutdir=%s" % GRADING, "--rootdir=%s" % ROOT, "-o", "addopts="]
     if reference_dir:
-        command += ["--reference-dir", str(reference_dir)]
-    for path in hide:
-        command += ["--grading-hide", str(path)]
+        command.append("--reference-dir=%s" % reference_dir)
+    command += ["--grading-hide=%s" % path for path in hide]
     return command
 
 
@@ -263,6 +266,7 @@ def row(name, ident, results_, problem, table):
     if problem:
         problems.insert(0, problem)
     out["problems"] = " | ".join(p.splitlines()[0] if p else "" for p in problems)
+    out["format"] = str((results_ or {}).get("extra_data", {}).get("format", ""))[:20]
     return out
 
 
@@ -275,7 +279,7 @@ def submissions(directory):
 def columns(table):
     return (["submission", "id"] + [p["part"] for p in table["parts"]]
             + ["task" + t for t in dict.fromkeys(p["task"] for p in table["parts"])]
-            + ["total", "max", "problems"])
+            + ["total", "max", "format", "problems"])
 
 
 def csv_text(rows, table):
@@ -287,8 +291,20 @@ def csv_text(rows, table):
     return buffer.getvalue()
 
 
+def private_cases(directory, log=print):
+    """A private set of reference cases, made here with a secret random seed (not kept): the
+    stored cases are the students' own (the handout has them), so a submission could hold their
+    answers."""
+    import secrets
+    import make_reference
+    log("making private reference cases (a secret seed; about a minute)...")
+    make_reference.write(directory, seed=secrets.randbelow(2 ** 31))
+    return directory
+
+
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
               python=sys.executable, fork=None, log=print):
+    """reference_dir: the cases to grade with; None makes private ones (private_cases)."""
     table = results.load_points()
     folders = submissions(directory)
     keep = json_dir is not None
@@ -296,6 +312,8 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     json_dir.mkdir(parents=True, exist_ok=True)
     jobs = jobs or min(len(folders), os.cpu_count() or 1) or 1
     staging = Path(tempfile.mkdtemp(prefix="grading-stage-"))   # 0700: no worker can read it
+    if reference_dir is None:
+        reference_dir = private_cases(staging / ".private-cases", log)
     rows = {}
     out = Path(out)
     partial = open(out, "w", newline="")   # rows as they come: a batch cut short keeps them
@@ -341,7 +359,9 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
     parser.add_argument("--timeout", type=float, default=gs.JOB_TIMEOUT,
                         help="seconds allowed to one call of a submission's functions (default %(default)s)")
-    parser.add_argument("--reference-dir", help="stored reference outputs (default: tests/reference)")
+    parser.add_argument("--reference-dir", help="the reference cases to grade with (default: private ones, made "
+                                                "with a secret seed for this batch; tools/make_reference.py --seed N "
+                                                "--out DIR makes a set to reuse)")
     parser.add_argument("--no-fork", action="store_true",
                         help="start every grading run as a new Python process (slower; the default "
                              "on Linux forks them from this one, which imports everything once)")

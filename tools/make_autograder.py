@@ -50,9 +50,9 @@ mkdir -p "$A/results"
 chmod go-rwx "$A" "$A/results" 2>/dev/null
 chmod -R go-rwx "$A/source" "$A/submission" 2>/dev/null
 cd "$A/source"
-python3 -m pytest tests/grading --submission "$A/submission" --grade-json "$A/results/results.json" \\
-    --grading-timeout {timeout} --grading-memory {memory} --grade-visibility {visibility} \\
-    --confcutdir tests/grading -p no:cacheprovider -q
+python3 -m pytest -c pytest.ini tests/grading --submission="$A/submission" \\
+    --grade-json="$A/results/results.json" --grading-timeout={timeout} --grading-memory={memory} \\
+    --grade-visibility={visibility} --confcutdir=tests/grading -p no:cacheprovider -q
 python3 - "$A/results/results.json" <<'PY'
 import json, sys
 path = sys.argv[1]
@@ -87,7 +87,7 @@ def build(out, seed=None, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibil
         for path in submission.support_modules(ROOT):
             shutil.copy2(path, source / path.name)
         (source / "pytest.ini").write_text("[pytest]\ntestpaths = tests/grading\ntimeout = 600\n"
-                                           "timeout_method = thread\n")
+                                           "timeout_method = thread\naddopts = -p grading.pytest_plugin\n")
         log("making the private reference cases (secret seed)...")
         make_reference.write(source / "tests" / "reference", seed=seed, with_mistakes=with_mistakes)
         scripts = {"setup.sh": SETUP,

@@ -345,7 +345,7 @@ small stored inputs; they never run training or the code under
 PYTEST_INI = """\
 [pytest]
 testpaths = tests/grading
-addopts = -ra
+addopts = -ra -p grading.pytest_plugin
 """
 
 

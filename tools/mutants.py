@@ -263,7 +263,7 @@ MUTANTS = [
            "no bias correction: Figure 5 divides m by (1 - beta1^t) and v by (1 - beta2^t)", points={"2.2": 0}),
     Mutant("adam_eps_inside_sqrt", "adam_step",
            ADAM_MOMENTS + "params = params - alpha * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps)",
-           "eps looks added inside the square root: Figure 5 adds it outside, sqrt(v_hat) + eps", points={"2.2": 5}),
+           "eps looks added inside the square root: Figure 5 adds it outside, sqrt(v_hat) + eps", points={"2.2": 0}),
     Mutant("adam_t_incremented_after", "adam_step",
            "m = beta1 * m + (1 - beta1) * grad\n"
            "v = beta2 * v + (1 - beta2) * grad ** 2\n"
@@ -354,3 +354,90 @@ def write_all(directory, mutants=MUTANTS, source=ROOT):
     if directory.exists():
         shutil.rmtree(directory)
     return {m.name: m.write(directory / m.name, source) for m in mutants}
+
+
+# ---------------------------------------------------------------------------
+# Solutions written on the original handout (ADAM and Task 3 in the main block), graded by
+# watching them run: tools/fixtures/original_practical (right throughout) and its variants.
+
+ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
+ADAM_UPDATE = "flattened_current_params = flattened_current_params + alpha * m_hat / (np.sqrt(v_hat) + epsilon)"
+
+
+class OriginalVariant:
+    """The original practical's solution with replacements; points: what a careful teacher gives
+    each part it touches (others full); layout: "main" (as written), "module" (the main block's
+    code at module level) or "subfolder" (vae.py one folder down)."""
+
+    def __init__(self, name, replace=(), points=None, expect=None, layout="main"):
+        self.name, self.replace, self.points, self.expect, self.layout = name, list(replace), points or {}, expect, layout
+
+    def __repr__(self):
+        return "OriginalVariant(%s)" % self.name
+
+    def write(self, directory):
+        directory = Path(directory)
+        text = (ORIGINAL / "vae.py").read_text()
+        for old, new in self.replace:
+            if old not in text:
+                raise ValueError("variant %s: %r not found" % (self.name, old[:50]))
+            text = text.replace(old, new, 1)
+        if self.layout == "module":
+            head, main = text.split("if __name__ == '__main__':\n", 1)
+            text = head + textwrap.dedent(main)
+        target = directory / "hand-in" / "practical" if self.layout == "subfolder" else directory
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "vae.py").write_text(text)
+        return directory
+
+
+ORIGINAL_VARIANTS = [
+    OriginalVariant("original_right"),
+    OriginalVariant("original_module_level", layout="module"),
+    OriginalVariant("original_in_a_subfolder", layout="subfolder", expect="vae.py found in the sub-folder"),
+    OriginalVariant("original_no_bias_correction",
+                    [("m_hat = m / (1 - beta1 ** t)", "m_hat = m"), ("v_hat = v / (1 - beta2 ** t)", "v_hat = v")],
+                    {"2.2": 0}, "no bias correction"),
+    OriginalVariant("original_eps_inside_sqrt",
+                    [("(np.sqrt(v_hat) + epsilon)", "np.sqrt(v_hat + epsilon)")], {"2.2": 0}, "inside the square root"),
+    OriginalVariant("original_t_from_0", [("    t = 1\n", "    t = 0\n")], {"2.1": 0, "2.2": 0}, "t start at 0"),
+    OriginalVariant("original_t_from_2", [("    t = 1\n", "    t = 2\n")], {"2.1": 0}, "t looks one step ahead"),
+    OriginalVariant("original_descent", [(ADAM_UPDATE, ADAM_UPDATE.replace("+ alpha", "- alpha"))], {"2.2": 0},
+                    "goes down the gradient"),
+    OriginalVariant("original_hard_coded_learning_rate",
+                    [("alpha, beta1, beta2, epsilon = learning_rate,", "alpha, beta1, beta2, epsilon = 0.01,")],
+                    {"2.2": 0}, "learning rate looks like 0.01"),
+    OriginalVariant("original_samples_binarised",
+                    [('save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)',
+                      'p = sigmoid(neural_net_predict(gen_params, z))\n'
+                      '    save_images((npr.rand(*p.shape) < p) * 1.0, "samples.png", ims_per_row=5)')],
+                    {"3.1": 0}, "binarised"),
+    OriginalVariant("original_samples_logits",
+                    [('save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)',
+                      'save_images(neural_net_predict(gen_params, z), "samples.png", ims_per_row=5)')],
+                    {"3.1": 0}, "logits were saved"),
+    OriginalVariant("original_samples_uniform", [("    z = npr.randn(25, latent_dim)", "    z = npr.rand(25, latent_dim)")],
+                    {"3.1": 0}, "no (25, 50) Gaussian draw"),
+    OriginalVariant("original_reconstructions_of_means",
+                    [("    encoder_output = neural_net_predict(rec_params, test_images[:10])\n"
+                      "    z = sample_latent_variables_from_posterior(encoder_output)\n",
+                      "    encoder_output = neural_net_predict(rec_params, test_images[:10])\n"
+                      "    z = encoder_output[:, :latent_dim]\n")],
+                    {"3.2": 0}, "posterior means were decoded"),
+    OriginalVariant("original_reconstructions_without_originals",
+                    [("save_images(np.concatenate([test_images[:10], reconstructions]), ",
+                      "save_images(reconstructions, ")],
+                    {"3.2": 0}, "first 10 test images were not saved"),
+    OriginalVariant("original_interpolation_in_pixel_space",
+                    [("        z = means[0] * s + (1 - s) * means[1]\n"
+                      "        save_images(sigmoid(neural_net_predict(gen_params, z)), ",
+                      "        images = test_images[2 * i] * s + (1 - s) * test_images[2 * i + 1]\n"
+                      "        save_images(images, ")],
+                    {"3.3": 0}, "images themselves were interpolated"),
+    OriginalVariant("original_interpolation_of_neighbours",
+                    [("test_images[2 * i:2 * i + 2]", "test_images[i:i + 2]")], {"3.3": 6},
+                    "frames between test images 7 and 8"),
+    OriginalVariant("original_task_3_missing",
+                    [("    # Generate 25 images from prior", "    raise SystemExit(0)\n    # Generate 25 images from prior")],
+                    {"3.1": 0, "3.2": 0, "3.3": 0}, "were not saved"),
+]

@@ -1,4 +1,5 @@
-"""Grading with pytest: options, fixtures, points and the summary (grading/ does the work).
+"""Grading with pytest: fixtures, points and the summary (grading/ does the work; the options
+are grading/pytest_plugin.py's, loaded by pytest.ini before any path is looked at).
 
     python -m pytest tests/grading                                  # grade this folder's vae.py, adam.py
     python -m pytest tests/grading --submission DIR                 # grade DIR/vae.py and DIR/adam.py
@@ -19,25 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, cases, results, sandbox, submission  # noqa: E402
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("grading", "grading a submission (tests/grading)")
-    group.addoption("--submission", metavar="DIR", default=None,
-                    help="folder with the vae.py (and adam.py) to grade (default: this repository's)")
-    group.addoption("--grade-json", metavar="PATH", default=None,
-                    help="write Gradescope's results.json to PATH")
-    group.addoption("--reference-dir", metavar="DIR", default=None,
-                    help="stored reference outputs (default: tests/reference)")
-    group.addoption("--grading-timeout", metavar="SECONDS", type=float, default=submission.JOB_TIMEOUT,
-                    help="time allowed to one call of the submission's functions (default %(default)s)")
-    group.addoption("--grading-memory", metavar="MB", type=int, default=sandbox.DEFAULT_MEMORY >> 20,
-                    help="address space allowed to the submission's process, in MB (default %(default)s)")
-    group.addoption("--grading-hide", metavar="PATH", action="append", default=[],
-                    help="a folder the submission must not see (e.g. the class's other submissions)")
-    group.addoption("--grade-visibility", choices=results.VISIBILITIES, default="visible",
-                    help="Gradescope visibility of each test in --grade-json (default %(default)s)")
+from grading import GradingFailure, cases, observe, results, sandbox, submission  # noqa: E402
 
 
 def _option(config, name, default=None):
@@ -75,8 +58,11 @@ def pytest_configure(config):
     if not submission_dir.is_dir():
         raise pytest.UsageError("--submission %s: no such folder" % option)
     reference = _option(config, "reference_dir")
+    submission_dir, found = observe.find_submission(submission_dir)
     grading = results.Grading(submission_dir, _option(config, "grade_json"),
                               visibility=_option(config, "grade_visibility", "visible"))
+    grading.formats = observe.formats(submission_dir)
+    grading.found = found
     grading.reference_dir = Path(reference).resolve() if reference else cases.DEFAULT_REFERENCE_DIR
     grading.timeout = float(_option(config, "grading_timeout", submission.JOB_TIMEOUT))
     grading.memory = int(_option(config, "grading_memory", sandbox.DEFAULT_MEMORY >> 20)) << 20
@@ -90,6 +76,15 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     grading = _grading(config)
+    # Each part is graded by its functions' tests or by its observed run's, not both.
+    other = []
+    for item in items:
+        entry = grading.table["by_test"].get(_test_name(item)) if _is_grading(item) else None
+        if entry and _test_name(item) not in grading.active_tests(entry[0]):
+            other.append(item)
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
     mine = [item for item in items if _is_grading(item)]
     counts = {}
     for item in mine:
@@ -175,6 +170,10 @@ def sub(request):
     grading.sub = submission.Submission(grading.submission_dir, timeout=grading.timeout,
                                         import_timeout=max(submission.IMPORT_TIMEOUT, 2 * grading.timeout),
                                         memory=grading.memory, hide=hide)
+    if grading.found:
+        grading.sub.note(grading.found)
+    if grading.formats.get("2.2") == "observed":
+        grading.sub.optional.add("adam")
     grading.problems_source = lambda: grading.sub.problems
     grading.isolation = grading.sub.isolation
     if grading.isolation == "none":
@@ -199,3 +198,23 @@ def sub(request):
 def ref(request):
     """The stored reference cases (a grading.cases.Reference)."""
     return cases.Reference(_grading(request.config).reference_dir)
+
+
+@pytest.fixture(scope="session")
+def observed(request, sub):
+    """The observed run of the submission's script (a grading.observe.Run), made once."""
+    grading = _grading(request.config)
+    if not hasattr(grading, "observed"):
+        try:
+            grading.observed = observe.Run(sub)
+        except GradingFailure as e:
+            grading.observed = e
+    if isinstance(grading.observed, GradingFailure):
+        raise GradingFailure(str(grading.observed))
+    return grading.observed
+
+
+@pytest.fixture(scope="session")
+def small_test():
+    """The test images of the observed run (the grader's copy)."""
+    return observe.small_mnist(ROOT)["test"]

@@ -40,17 +40,22 @@ def test_sample_exact_noise(sub, ref, case):
     judge.check_result(cases.run_case(sub, c), c, shape_hint=sample_shape_hint)
 
 
-MU = np.array([0.5, -1.0, 2.0])
-SIGMA = np.array([2.0, 0.5, 1.0])
+def sample_statistics_inputs(rng):
+    """Means and standard deviations (far from 1, so that sigma, its square and its root differ),
+    and the seed of the worker's generator: drawn from the cases' seed."""
+    sigma = np.array([rng.uniform(1.6, 2.5), rng.uniform(0.3, 0.6), rng.uniform(1.6, 2.5)])
+    mu = np.log(sigma) + rng.choice([-1, 1], 3) * rng.uniform(1.0, 2.0, 3)   # far from log sigma
+    return np.round(mu, 2), np.round(sigma, 2), int(rng.randint(1, 2 ** 31))
 
 
-def test_sample_statistics(sub):
+def test_sample_statistics(sub, ref):
     """Over 20000 rows with the same mean and standard deviation: the sample mean and standard
     deviation of z match, and z's components are uncorrelated (real random numbers)."""
     n = 20000
+    MU, SIGMA, seed = sample_statistics_inputs(ref.rng("sample_statistics"))
     encoder_output = np.tile(np.concatenate([MU, np.log(SIGMA)]), (n, 1))
     what = SAMPLE + " on %d identical rows, means %s, standard deviations %s" % (n, MU, SIGMA)
-    result = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, seed=1, what=what)
+    result = sub.call("vae", "sample_latent_variables_from_posterior", encoder_output, seed=seed, what=what)
     z = judge.as_array(result.value, what)
     if z.shape != (n, 3):
         raise GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, 3), z.shape))
@@ -161,10 +166,10 @@ def test_kl_values(sub, ref, case):
     judge.check_result(result, c, hints=hints, shape_hint=rows_hint)
 
 
-def test_kl_at_prior_and_non_negative(sub):
+def test_kl_at_prior_and_non_negative(sub, ref):
     """KL = 0 when q is the prior (means 0, log standard deviations 0), and KL > 0 wherever q
     differs from it."""
-    rng = np.random.RandomState(3)
+    rng = ref.rng("kl_at_prior")
     inputs = np.concatenate([np.zeros((1, 8)),
                              np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))], axis=1)])
     what = "compute_KL(q_means_and_log_stds)"

@@ -141,15 +141,3 @@ def check_result(result, case, key=None, hints=(), shape_hint=None, **kwargs):
                        atol=case.meta["atol"], hints=hints, mistakes=mistakes, shape_hint=shape_hint,
                        result=result, context="on %s" % case.description, **kwargs)
 
-
-def net_like(value, net, what):
-    """value as a list of (W, b) arrays shaped like net; GradingFailure otherwise."""
-    try:
-        out = [(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)) for W, b in value]
-        ok = len(out) == len(net) and all(W.shape == np.shape(W0) and b.shape == np.shape(b0)
-                                          for (W, b), (W0, b0) in zip(out, net))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise GradingFailure("%s: autograd's gradient does not have the shape of the parameters" % what)
-    return out

@@ -8,10 +8,18 @@ from grading.cases import fingerprint
 from grading.submission import printed_excerpt
 
 
-def _fmt(values, n=6):
+def _fmt(values, n=6, digits=6):
     flat = np.asarray(values, dtype=np.float64).ravel()
-    text = ", ".join("%.6g" % v for v in flat[:n])
+    text = ", ".join("%.*g" % (digits, v) for v in flat[:n])
     return "[%s%s]" % (text, ", ..." if flat.size > n else "")
+
+
+def digits_to_tell(a, b, least=6):
+    """How many significant digits show a and b as different (up to 17)."""
+    for digits in range(least, 18):
+        if "%.*g" % (digits, a) != "%.*g" % (digits, b):
+            return digits
+    return 17
 
 
 def numbers(value):
@@ -63,12 +71,14 @@ def check_close(obtained, expected, what, rtol=1e-6, atol=1e-6, hints=(), mistak
         diff = np.abs(obtained - expected)
     diff = np.where(np.isfinite(diff), diff, np.inf)
     worst = np.unravel_index(int(np.argmax(np.where(bad, diff, -1))), obtained.shape) if obtained.ndim else ()
+    digits = digits_to_tell(float(expected[worst]), float(obtained[worst]))
     lines.append("%s: wrong values (rtol %g, atol %g): %d of %d differ%s"
                  % (head, rtol, atol, int(bad.sum()), bad.size,
-                    ", the largest at index %s: expected %.6g, obtained %.6g"
-                    % (tuple(int(i) for i in worst), expected[worst], obtained[worst]) if obtained.ndim else ""))
-    lines.append("  expected %s" % _fmt(expected))
-    lines.append("  obtained %s" % _fmt(obtained))
+                    ", the largest at index %s: expected %.*g, obtained %.*g"
+                    % (tuple(int(i) for i in worst), digits, expected[worst], digits, obtained[worst])
+                    if obtained.ndim else ""))
+    lines.append("  expected %s" % _fmt(expected, digits=digits))
+    lines.append("  obtained %s" % _fmt(obtained, digits=digits))
     if np.all(np.isfinite(expected)) and not np.all(np.isfinite(obtained)):
         lines.append("  %d values are not finite (nan or inf)" % int((~np.isfinite(obtained)).sum()))
     known = _mistake_hints(obtained, mistakes)

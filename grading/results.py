@@ -53,6 +53,14 @@ def points_markdown(table=None):
     return "\n".join(lines)
 
 
+def shorten(text, width):
+    """text cut to width at a word boundary, with an ellipsis when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1].rsplit(" ", 1)[0]
+    return (cut if len(cut) > width // 2 else text[:width - 1]).rstrip(" ,;:") + "…"
+
+
 def num(x):
     return ("%.2f" % x).rstrip("0").rstrip(".")
 
@@ -102,6 +110,10 @@ class Grading:
     def checks(self):
         return [e for e in self.items.values() if e["part"] is None]
 
+    def is_partial(self):
+        """Did this run select only some of the tests that grade this submission (-k, one file)?"""
+        return any(t not in self.collected_tests for part in self.table["parts"] for t in self.active_tests(part))
+
     def record(self, nodeid, status, message):
         entry = self.items.get(nodeid)
         if entry is None or entry["status"] in ("failed", "error"):
@@ -140,21 +152,34 @@ class Grading:
         return list(self.problems_source())
 
     def summary_lines(self):
-        lines, tasks = [], {}
+        lines, tasks, skipped = [], {}, 0
+        partial = getattr(self, "partial", False)
         for part, score, maximum, note, ran in self.parts():
+            if partial:
+                selected = [e for e in self.items.values() if e["part"] is part]
+                if not selected:
+                    skipped += 1
+                    continue
+                maximum = sum(e["points"] for e in selected)
+                note = None if note and note.startswith("not collected") else note
             tasks.setdefault(part["task"], [0.0, 0.0])
             tasks[part["task"]][0] += score
             tasks[part["task"]][1] += maximum
-            status = "" if note is None else "  " + note.splitlines()[0][:110]
+            status = "" if note is None else "  " + shorten(note.splitlines()[0], 110)
             lines.append("Task %-4s %-40s %5s / %-3s%s" % (part["part"], part["function"], num(score),
                                                          num(maximum), status))
-        lines.append("  ".join("Task %s: %s / %s" % (t, num(s), num(m)) for t, (s, m) in tasks.items()))
         total = sum(s for s, _ in tasks.values())
-        lines.append("TOTAL: %s / %s" % (num(total), num(self.table["total"])))
+        if partial:
+            lines.append("these tests: %s / %s; %d other part%s not run (python -m pytest tests/grading "
+                         "runs them all)" % (num(total), num(sum(m for _, m in tasks.values())), skipped,
+                                             "" if skipped == 1 else "s"))
+        else:
+            lines.append("  ".join("Task %s: %s / %s" % (t, num(s), num(m)) for t, (s, m) in tasks.items()))
+            lines.append("TOTAL: %s / %s" % (num(total), num(self.table["total"])))
         for entry in self.checks():
             if entry["status"] != "not run":
                 lines.append("check (no points) %s: %s" % (entry["id"], "passed" if entry["status"] == "passed"
-                                                           else entry["message"].splitlines()[0][:110]))
+                                                           else shorten(entry["message"].splitlines()[0], 110)))
         observed = [p for p, f in sorted(self.formats.items()) if f == "observed"]
         if observed:
             lines.append("graded by watching the main block run (original handout's layout): Task %s"

@@ -473,3 +473,51 @@ def test_every_style_of_global_rng_gets_the_stored_noise(tmp_path, style):
         assert result.unused == 0 and not result.overdrawn
     finally:
         sub.close()
+
+
+# ---------------------------------------------------------------------------
+# The self-check as a student runs it: -k by a function's name, partial summaries
+
+def _pytest(*args, cwd=ROOT):
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=str(cwd),
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("part", TABLE["parts"], ids=lambda p: p["function"])
+def test_k_with_a_task_functions_name_selects_all_its_tests(part):
+    out = _pytest("tests/grading", "-k", part["function"], "--collect-only", "-q").stdout
+    selected = {line.split("::")[1].split("[")[0] for line in out.splitlines() if "::" in line}
+    assert selected == set(part["tests"]), out
+
+
+def test_a_partial_self_check_shows_only_what_it_ran():
+    out = _pytest("tests/grading", "-k", "bernoulli_log_prob").stdout
+    assert "Task 1.2  bernoulli_log_prob                          15 / 15" in out
+    assert "these tests: 15 / 15; 8 other parts not run" in out
+    assert "TOTAL" not in out and "Task 1.1" not in out and "not collected" not in out
+
+
+def test_grade_all_takes_relative_paths_from_the_current_folder(tmp_path, private_refs):
+    """Run from outside the repository, with relative paths: the reference still scores 100."""
+    (tmp_path / "class" / "ref").mkdir(parents=True)
+    for name in ("vae.py", "adam.py"):
+        shutil.copy(ROOT / name, tmp_path / "class" / "ref")
+    shutil.copytree(private_refs[0].dir, tmp_path / "cases")
+    import subprocess
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_all.py"), "class", "--out", "grades.csv",
+                           "--json-dir", "json", "--reference-dir", "cases"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "grades.csv") as f:
+        row = next(csv.DictReader(f))
+    assert row["total"] == "100", row
+    assert (tmp_path / "json" / (row["id"] + ".json")).exists()
+
+
+def test_values_that_differ_print_differently():
+    from grading import judge
+    with pytest.raises(GradingFailure) as failure:
+        judge.check_close(np.array([1.1905812]), np.array([1.1905834]), "f()", rtol=1e-7, atol=0)
+    line = str(failure.value).splitlines()[0]
+    assert "expected 1.190583, obtained 1.190581" in line, line

@@ -304,7 +304,14 @@ def private_cases(directory, log=print):
 
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
               python=sys.executable, fork=None, log=print):
-    """reference_dir: the cases to grade with; None makes private ones (private_cases)."""
+    """reference_dir: the cases to grade with; None makes private ones (private_cases). Every path is
+    taken relative to the current folder (the grading runs themselves work in the grader's)."""
+    directory, out = Path(directory).absolute(), Path(out).absolute()
+    json_dir = Path(json_dir).absolute() if json_dir else None
+    reference_dir = Path(reference_dir).absolute() if reference_dir else None
+    if reference_dir is not None and not any(reference_dir.glob("*.npz")):
+        raise SystemExit("grade_all.py: error: %s holds no reference cases (tools/make_reference.py --out %s)"
+                         % (reference_dir, reference_dir))
     table = results.load_points()
     folders = submissions(directory)
     keep = json_dir is not None

@@ -76,6 +76,13 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     grading = _grading(config)
+    # `-k compute_KL` (or `-k adam_step`, `-k task2`) selects every test of that function or task:
+    # the names pytest matches with -k get the task function's and the task's.
+    for item in items:
+        entry = grading.table["by_test"].get(_test_name(item)) if _is_grading(item) else None
+        if entry:
+            item.extra_keyword_matches.update({entry[0]["function"], "task" + entry[0]["task"],
+                                               "task" + entry[0]["part"]})
     # Each part is graded by its functions' tests or by its observed run's, not both.
     other = []
     for item in items:
@@ -85,19 +92,28 @@ def pytest_collection_modifyitems(session, config, items):
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
-    mine = [item for item in items if _is_grading(item)]
-    counts = {}
-    for item in mine:
-        counts[_test_name(item)] = counts.get(_test_name(item), 0) + 1
-    for item in mine:
-        name = _test_name(item)
-        if not grading.knows(name):
-            raise pytest.UsageError("grading test %s (%s) has no points in %s"
-                                    % (name, item.nodeid, results.POINTS_FILE))
-        grading.add(item.nodeid, name, item.name, counts[name])
-        if item.config.pluginmanager.hasplugin("timeout"):
-            # A last resort only: the worker's calls are stopped after --grading-timeout.
-            item.add_marker(pytest.mark.timeout(120 + 30 * grading.timeout))
+    # Points per case are shared by all the cases of a test, selected or not (-k, a file, ...).
+    grading.counts = {}
+    for item in items:
+        if _is_grading(item):
+            name = _test_name(item)
+            if not grading.knows(name):
+                raise pytest.UsageError("grading test %s (%s) has no points in %s"
+                                        % (name, item.nodeid, results.POINTS_FILE))
+            grading.counts[name] = grading.counts.get(name, 0) + 1
+
+
+def pytest_collection_finish(session):
+    """What was selected (after -k and the like) is what this run grades."""
+    grading = _grading(session.config)
+    for item in session.items:
+        if _is_grading(item):
+            name = _test_name(item)
+            grading.add(item.nodeid, name, item.name, grading.counts.get(name, 1))
+            if item.config.pluginmanager.hasplugin("timeout"):
+                # A last resort only: the worker's calls are stopped after --grading-timeout.
+                item.add_marker(pytest.mark.timeout(120 + 30 * grading.timeout))
+    grading.partial = grading.is_partial()
 
 
 @pytest.hookimpl(tryfirst=True)

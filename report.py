@@ -61,13 +61,14 @@ def write_report(out_dir, metrics):
               "| setting | value |", "| --- | --- |"]
     lines += ["| %s | %s |" % (key.replace("_", " "), cell(value)) for key, value in c.items()
               if key not in ("data_dir", "out_dir", "quiet")]
-    lines += ["", "Encoder %s, decoder %s (ReLU hidden layers); ADAM; one z ~ q(z|x) per image."
+    lines += ["", "Encoder %s, decoder %s (%s); ADAM; one z ~ q(z|x) per image."
               % ("-".join(map(str, [784] + [c["hidden_units"]] * c["hidden_layers"] + [2 * c["latent_dim"]])),
-                 "-".join(map(str, [c["latent_dim"]] + [c["hidden_units"]] * c["hidden_layers"] + [784]))), ""]
+                 "-".join(map(str, [c["latent_dim"]] + [c["hidden_units"]] * c["hidden_layers"] + [784])),
+                 "ReLU hidden layers" if c["hidden_layers"] else "linear: no hidden layer"), ""]
     if history:
         seconds = sum(h["seconds"] for h in history)
-        lines += ["Trained %d epochs in %.0f s (%.1f s per epoch)%s." % (
-            len(history), seconds, seconds / len(history),
+        lines += ["Trained %d epoch%s in %.0f s (%.1f s per epoch)%s." % (
+            len(history), "" if len(history) == 1 else "s", seconds, seconds / len(history),
             "; stopped early by Ctrl-C" if metrics.get("interrupted") else ""), ""]
     warmup_epochs = sum(h.get("kl_weight", 1.0) < 1.0 for h in history)
     if warmup_epochs:

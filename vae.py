@@ -18,6 +18,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -414,9 +415,9 @@ def load_checkpoint(path, gen_sizes, rec_sizes):
         with onp.load(path, allow_pickle=False) as f:
             arrays = {key: f[key] for key in f.files}
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise UserError("checkpoint %s is not a readable params.npz written by vae.py (%s)"
-                        % (path, e)) from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        raise UserError("%s is not a checkpoint: --load takes a params.npz written by vae.py (in its "
+                        "--out-dir)" % path) from None
     nets = []
     for prefix, sizes in (("gen", gen_sizes), ("rec", rec_sizes)):
         net = []
@@ -448,14 +449,26 @@ def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, his
     """Task 3's figures, the training curve, the latent space and (L = 2) the learned
     manifold. The noise is fixed (EVAL_SEED): a checkpoint always gives the same images."""
     path = lambda name: os.path.join(out_dir, name)  # noqa: E731
+
+    def task3_figure(name, make):
+        # The practical trains before Task 3 is written: its unwritten parts are skipped.
+        try:
+            images = make()
+        except NotImplementedError as e:
+            print("%s skipped: %s. Once it is written, python vae.py --epochs 0 --load %s makes it from this "
+                  "model" % (name, e, path("params.npz")), flush=True)
+            if os.path.exists(path(name)):
+                os.remove(path(name))   # an earlier run's: report.md must not show it
+            return
+        plotting.save_images(images, path(name))
     with seeded_global_rng(EVAL_SEED):
-        plotting.save_images(generate_from_prior(gen_params, 25), path("samples.png"))
+        task3_figure("samples.png", lambda: generate_from_prior(gen_params, 25))
         first_ten = test_images[:10]
-        plotting.save_images(onp.concatenate([first_ten, reconstruct(gen_params, rec_params, first_ten)]),
-                             path("reconstructions.png"))
+        task3_figure("reconstructions.png", lambda: onp.concatenate(
+            [first_ten, reconstruct(gen_params, rec_params, first_ten)]))
         for i in range(5):
-            frames = interpolate(gen_params, rec_params, test_images[2 * i], test_images[2 * i + 1])
-            plotting.save_images(frames, path("interpolation_%d.png" % (i + 1)))
+            task3_figure("interpolation_%d.png" % (i + 1), lambda: interpolate(
+                gen_params, rec_params, test_images[2 * i], test_images[2 * i + 1]))
     if history:
         plotting.plot_training_curve(history, path("training_curve.png"))
     plotting.plot_latent_space(posterior_means(rec_params, test_images), test_labels,
@@ -611,7 +624,7 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
             kept = ("the checkpoint of epoch %d is kept in %s" % (epoch - 1, checkpoint_path)
                     if epoch > first else "no checkpoint was written")
             raise UserError("training diverged in epoch %d: %s; %s. Try a smaller "
-                            "--learning-rate (e.g. %g)" % (epoch, e, kept, args.learning_rate / 10)) from None
+                            "--learning-rate (e.g. %g)" % (epoch, e, kept, min(args.learning_rate / 10, 1e-3))) from None
         finally:
             progress.close()
         seconds = time.perf_counter() - start
@@ -640,6 +653,13 @@ def run(args):
     except OSError as e:
         raise UserError("cannot create the output folder %s (%s)" % (args.out_dir, e.strerror)) from None
     checkpoint_path = os.path.join(args.out_dir, "params.npz")
+    try:   # before any work: a folder that cannot take files is said at once
+        with tempfile.TemporaryFile(dir=args.out_dir):
+            pass
+    except OSError:
+        raise UserError("the output folder %s is not writable: choose another --out-dir" % args.out_dir) from None
+    if args.load:   # a bad checkpoint is said before MNIST is loaded
+        load_checkpoint(args.load, gen_sizes, rec_sizes)
 
     print("Loading MNIST from %s" % args.data_dir, flush=True)
     _, train_images, _, test_images, test_labels = data.load_mnist(args.data_dir)
@@ -703,9 +723,11 @@ def unimplemented_tasks():
 
 def main(argv=None):
     args = parse_args(argv)
-    missing = unimplemented_tasks()  # the handout stops here until every task is written
+    # Training needs Tasks 1 and 2 only: the handout stops here until they are written (the
+    # figures of unwritten Task 3 parts are skipped, one line each).
+    missing = [task for task in unimplemented_tasks() if not task.startswith("Task 3")]
     if missing:
-        print("vae.py: complete these functions first (the TODO comments in vae.py and adam.py "
+        print("vae.py: training needs these functions first (the TODO comments in vae.py and adam.py "
               "say what to write; check your work with python -m pytest tests/grading):\n  "
               + "\n  ".join(missing), file=sys.stderr)
         return 1

@@ -108,8 +108,8 @@ def small_checkpoint(path, latent_dim=3, hidden_units=5, hidden_layers=1, poison
 
 @pytest.mark.parametrize("kind, fragments", [
     ("missing", ["does not exist"]),
-    ("text", ["not a readable params.npz"]),
-    ("empty", ["not a readable params.npz"]),
+    ("text", ["is not a checkpoint", "--load takes a params.npz"]),
+    ("empty", ["is not a checkpoint"]),
     ("other shapes", ["another shape", "--latent-dim 3 --hidden-units 5 --hidden-layers 1"]),
     ("non-finite", ["non-finite"]),
 ])
@@ -128,6 +128,8 @@ def test_bad_checkpoint_is_a_one_line_error(vae_main, tmp_path, kind, fragments,
                        "--iwae-samples", "0", "--quiet"] + small_run.net)
     assert_clean_error(result, *fragments)
     assert not (tmp_path / "out" / "metrics.json").exists()
+    assert "Loading MNIST" not in result.stdout + result.stderr, "the checkpoint is checked before the data"
+    assert "pickle" not in result.stdout + result.stderr
 
 
 def test_out_dir_that_is_a_file_is_a_one_line_error(vae_main, tmp_path, small_run):
@@ -403,3 +405,27 @@ def test_interrupt_stops_after_the_current_batch(vae_main, tmp_path, ctrl_c_at_o
     assert len(m["history"]) == 1
     assert m["history"][0].get("images_seen", num_train) == 100  # only the first batch trained
     assert all(os.path.exists(os.path.join(out_dir, name)) for name in OUTPUTS)
+
+
+def test_a_read_only_out_dir_is_refused_before_any_work(vae_main, tmp_path, small_run):
+    """An existing folder that takes no file: a read-only file system (as root, who may write
+    anywhere else), or no write permission."""
+    import os
+    import subprocess
+    out = tmp_path / "read-only"
+    out.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(out)],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        if os.geteuid() == 0:
+            pytest.skip("root, and no read-only file system can be mounted here")
+        out.chmod(0o555)
+    try:
+        result = vae_main(small_run.argv + ["--out-dir", str(out)])
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(out)], capture_output=True)
+        else:
+            out.chmod(0o755)
+    assert_clean_error(result, "not writable")
+    assert "Loading MNIST" not in result.stdout + result.stderr and ".tmp" not in result.stderr

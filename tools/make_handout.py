@@ -310,11 +310,14 @@ python vae.py --help
 python vae.py
 ```
 
-Until every task is done, `python vae.py` stops at once and lists what is missing.
-Then it trains (30 epochs by default: a few minutes) and writes to `results/`:
+Until Tasks 1 and 2 are done, `python vae.py` stops at once and lists what training
+needs. Then it trains (30 epochs by default: a few minutes), as the practical's order has
+it, and writes to `results/` (the figures of a Task 3 part you have not written yet are
+skipped, and `python vae.py --epochs 0 --load results/params.npz` makes them later from
+the saved model):
 `samples.png` (3.1), `reconstructions.png` (3.2), `interpolation_1.png` ...
-`interpolation_5.png` (3.3), `training_curve.png`, `metrics.json` and the checkpoint
-`params.npz`. Try a short run first:
+`interpolation_5.png` (3.3), `training_curve.png`, `latent_space.png`, `metrics.json`,
+`report.md` and the checkpoint `params.npz`. Try a short run first:
 
 ```
 python vae.py --epochs 2 --num-train 5000 --iwae-samples 0

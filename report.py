@@ -53,14 +53,32 @@ def metrics_rows(metrics):
     return rows
 
 
+def epoch_settings(history):
+    """[("epochs 1-30", "learning rate 0.001, batch size 200, ...")]: consecutive epochs that
+    trained with the same settings, grouped."""
+    groups = []
+    for h in history:
+        settings = h.get("settings")
+        text = ("learning rate %g, batch size %d, %d training images, seed %d%s" % (
+            settings["learning_rate"], settings["batch_size"], settings["num_train"], settings["seed"],
+            ", KL warm-up over %d epochs" % settings["kl_warmup"] if settings.get("kl_warmup") else "")
+            if settings else "settings not recorded (an older checkpoint)")
+        if groups and groups[-1][2] == text:
+            groups[-1][1] = h["epoch"]
+        else:
+            groups.append([h["epoch"], h["epoch"], text])
+    return [("epoch %d" % a if a == b else "epochs %d-%d" % (a, b), text) for a, b, text in groups]
+
+
 def write_report(out_dir, metrics):
     """Write out_dir/report.md for a finished run's metrics (as in metrics.json)."""
     c, history = metrics["config"], metrics["history"]
     lines = ["# VAE on binarised MNIST: results", ""]
     lines += ["## Configuration", "",
+              "The network, and this run's command line (the settings each epoch trained with are below).", "",
               "| setting | value |", "| --- | --- |"]
     lines += ["| %s | %s |" % (key.replace("_", " "), cell(value)) for key, value in c.items()
-              if key not in ("data_dir", "out_dir", "quiet")]
+              if key not in ("data_dir", "out_dir", "quiet", "overwrite")]
     lines += ["", "Encoder %s, decoder %s (%s); ADAM; one z ~ q(z|x) per image."
               % ("-".join(map(str, [784] + [c["hidden_units"]] * c["hidden_layers"] + [2 * c["latent_dim"]])),
                  "-".join(map(str, [c["latent_dim"]] + [c["hidden_units"]] * c["hidden_layers"] + [784])),
@@ -70,6 +88,17 @@ def write_report(out_dir, metrics):
         lines += ["Trained %d epoch%s in %.0f s (%.1f s per epoch)%s." % (
             len(history), "" if len(history) == 1 else "s", seconds, seconds / len(history),
             "; stopped early by Ctrl-C" if metrics.get("interrupted") else ""), ""]
+        lines += ["- %s: %s" % (span, text) for span, text in epoch_settings(history)] + [""]
+        partial = [h for h in history if h.get("partial")]
+        lines += ["Epoch %d was stopped by Ctrl-C after %d images." % (h["epoch"], h["images_seen"])
+                  for h in partial] + ([""] if partial else [])
+    run = metrics.get("this_run") or {}
+    if run.get("loaded"):
+        lines += ["This run loaded %s and %s." % (run["loaded"], "trained %d more epoch%s" % (
+            run["epochs_trained"], "" if run["epochs_trained"] == 1 else "s") if run["epochs_trained"]
+            else "only evaluated it"), ""]
+    if metrics.get("log_likelihood_skipped"):
+        lines += ["The log p(x) estimate was skipped (Ctrl-C during it).", ""]
     warmup_epochs = sum(h.get("kl_weight", 1.0) < 1.0 for h in history)
     if warmup_epochs:
         lines += ["KL warm-up: the KL term's weight beta rose linearly from 0 to 1 over the first %d "

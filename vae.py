@@ -6,7 +6,7 @@ sections 2-3), training with ADAM (Task 2, adam.py), Task 3 (samples,
 reconstructions, interpolations), evaluation, and the command line.
 
     python vae.py                                   # 30 epochs, outputs in results/
-    python vae.py --epochs 2 --num-train 5000       # a quick check
+    python vae.py --epochs 2 --num-train 5000 --out-dir results/quick   # a quick check
     python vae.py --epochs 0 --load results/params.npz   # figures and metrics only
 """
 import argparse
@@ -395,15 +395,38 @@ def layer_sizes(latent_dim, hidden_units, hidden_layers):
     return [latent_dim] + hidden + [DATA_DIM], [DATA_DIM] + hidden + [2 * latent_dim]
 
 
-def save_checkpoint(path, gen_params, rec_params, config, history):
+def save_checkpoint(path, gen_params, rec_params, config, history, state=None):
     """Both networks as arrays gen_W0, gen_b0, ..., rec_W0, ..., plus the configuration
-    and the training history as JSON, in one .npz file."""
-    arrays = {"meta": onp.array(json.dumps({"config": config, "history": history}))}
+    and the training history (each epoch with the settings it trained with) as JSON, in one
+    .npz file; with state (training_state()), what resuming needs to continue the run exactly:
+    ADAM's moments and step, the shuffling generator's state and numpy's global one's."""
+    meta = {"config": config, "history": history}
+    arrays = {}
+    if state is not None:
+        (m, v, t), rng_state, (kind, keys, pos, has_gauss, gauss) = state
+        arrays.update(adam_m=m, adam_v=v, npr_keys=keys)
+        meta["state"] = {"adam_t": int(t), "rng": rng_state, "npr": [kind, int(pos), int(has_gauss), float(gauss)]}
+    arrays["meta"] = onp.array(json.dumps(meta))
     for prefix, net in (("gen", gen_params), ("rec", rec_params)):
         for i, (W, b) in enumerate(net):
             arrays["%s_W%d" % (prefix, i)] = W
             arrays["%s_b%d" % (prefix, i)] = b
     plotting.atomic_write(path, lambda f: onp.savez(f, **arrays))
+
+
+def training_state(adam_state, rng):
+    """What save_checkpoint keeps so that a resumed run continues exactly."""
+    return adam_state, rng.bit_generator.state, npr.get_state()
+
+
+def saved_state(meta, arrays, n):
+    """training_state() back from a checkpoint of n parameters, or None (an older checkpoint)."""
+    saved = meta.get("state")
+    if not saved or "adam_m" not in arrays or arrays["adam_m"].shape != (n,):
+        return None
+    kind, pos, has_gauss, gauss = saved["npr"]
+    return ((arrays["adam_m"], arrays["adam_v"], saved["adam_t"]), saved["rng"],
+            (kind, arrays["npr_keys"], pos, has_gauss, gauss))
 
 
 def load_checkpoint(path, gen_sizes, rec_sizes):
@@ -436,6 +459,7 @@ def load_checkpoint(path, gen_sizes, rec_sizes):
                 raise UserError("checkpoint %s holds non-finite weights" % path)
             net.append((W.astype(onp.float32), b.astype(onp.float32)))
         nets.append(net)
+    meta["resume"] = saved_state(meta, arrays, sum(W.size + b.size for net in nets for W, b in net))
     return nets[0], nets[1], meta
 
 
@@ -480,18 +504,26 @@ def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, his
         os.remove(path("latent_manifold.png"))  # an earlier run's; report.md must not show it
 
 
-def evaluate(gen_params, rec_params, test_images, iwae_samples, iwae_images):
-    """The test metrics of metrics.json, in nats per image (see README)."""
+def evaluate(gen_params, rec_params, test_images, iwae_samples, iwae_images, allow_skip=False):
+    """The test metrics of metrics.json, in nats per image (see README). allow_skip: Ctrl-C
+    during the log p(x) estimate skips it (the rest is kept)."""
     elbo, kl = test_elbo(gen_params, rec_params, test_images), test_kl(rec_params, test_images)
     metrics = {"test_elbo": elbo, "test_reconstruction": elbo + kl, "test_kl": kl,
                "active_units": active_units(posterior_means(rec_params, test_images)),
                "test_log_likelihood": None, "iwae_samples": iwae_samples, "iwae_images": iwae_images,
                "elbo_on_iwae_images": None, "elbo_gap": None}
     if iwae_samples:
-        print("Estimating log p(x) on %d test images with %d importance samples each"
-              % (iwae_images, iwae_samples), flush=True)
-        log_likelihood = float(onp.mean(iwae_log_likelihood(
-            gen_params, rec_params, test_images[:iwae_images], iwae_samples)))
+        print("Estimating log p(x) on %d test images with %d importance samples each%s"
+              % (iwae_images, iwae_samples, " (Ctrl-C skips it)" if allow_skip else ""), flush=True)
+        try:
+            log_likelihood = float(onp.mean(iwae_log_likelihood(
+                gen_params, rec_params, test_images[:iwae_images], iwae_samples)))
+        except KeyboardInterrupt:
+            if not allow_skip:
+                raise
+            print("log p(x) estimate skipped (Ctrl-C); writing the other outputs", file=sys.stderr, flush=True)
+            metrics["log_likelihood_skipped"] = True
+            return metrics
         elbo = test_elbo(gen_params, rec_params, test_images[:iwae_images])
         metrics.update(test_log_likelihood=log_likelihood, elbo_on_iwae_images=elbo,
                        elbo_gap=log_likelihood - elbo)
@@ -536,7 +568,8 @@ def parse_args(argv=None):
                     "write samples, reconstructions, interpolations, a training curve, the\n"
                     "latent space, metrics, a report and a checkpoint to --out-dir.",
         epilog="examples:\n"
-               "  python vae.py --epochs 2 --num-train 5000   a quick check (under a minute)\n"
+               "  python vae.py --epochs 2 --num-train 5000 --out-dir results/quick\n"
+               "                                              a quick check (under a minute)\n"
                "  python vae.py --latent-dim 2                adds latent_manifold.png\n"
                "  python vae.py --epochs 0 --load results/params.npz\n"
                "                                              figures and metrics of a saved model",
@@ -573,6 +606,9 @@ def parse_args(argv=None):
     p.add_argument("--latent-plot", choices=("pca", "tsne"), default="pca",
                    help="how latent_space.png projects L > 2 dimensions to 2 (t-SNE is slow)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a model in --out-dir that this run did not start from (without it, "
+                        "such a run stops at once)")
     args = p.parse_args(argv)
     args.data_dir = getattr(args, "data_dir", data.DEFAULT_DATA_DIR)
     args.load = getattr(args, "load", None)
@@ -602,14 +638,23 @@ def install_stop_on_interrupt():
     return lambda: bool(requested)
 
 
+EPOCH_SETTINGS = ("learning_rate", "batch_size", "num_train", "seed", "kl_warmup")
+
+
 def train(theta, like, train_images, test_images, history, args, checkpoint_path,
-          stop_requested):
+          stop_requested, resume=None):
     """Train for args.epochs epochs after those in history, evaluating and saving a
-    checkpoint after each. Returns (theta, interrupted); appends to history."""
+    checkpoint after each. resume: a checkpoint's training state, to continue its run exactly.
+    Returns (theta, interrupted, state); appends to history."""
     from tqdm import tqdm
 
     adam_state = adam_init(theta)
     rng = onp.random.default_rng(args.seed)
+    if resume is not None:
+        (m, v, t), rng_state, npr_state = resume
+        adam_state = (onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t)
+        rng.bit_generator.state = rng_state
+        npr.set_state(npr_state)
     first = len(history) + 1
     for epoch in range(first, first + args.epochs):
         kl_weight = kl_weight_schedule(epoch, args.kl_warmup)
@@ -631,19 +676,22 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
         # Copies: theta's views would change with the next step.
         gen_params, rec_params = unflatten(theta.copy(), like)
         entry = {"epoch": epoch, "train_elbo": train_elbo,
-                 "test_elbo": test_elbo(gen_params, rec_params, test_images), "seconds": seconds}
+                 "test_elbo": test_elbo(gen_params, rec_params, test_images), "seconds": seconds,
+                 "settings": {k: getattr(args, k) for k in EPOCH_SETTINGS}}
         if args.kl_warmup:
             entry["kl_weight"] = kl_weight
         if seen < len(train_images):
             entry["images_seen"] = seen
+            entry["partial"] = True
         history.append(entry)
         print("epoch %3d  train ELBO %8.2f  test ELBO %8.2f  (%.1f s)%s"
               % (epoch, train_elbo, entry["test_elbo"], seconds,
                  "  beta %.2f" % kl_weight if args.kl_warmup else ""), flush=True)
-        save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history)
+        state = training_state(adam_state, rng)
+        save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history, state)
         if stop_requested():
-            return theta, True
-    return theta, False
+            return theta, True, state
+    return theta, False, resume if args.epochs == 0 else training_state(adam_state, rng)
 
 
 def run(args):
@@ -660,6 +708,7 @@ def run(args):
         raise UserError("the output folder %s is not writable: choose another --out-dir" % args.out_dir) from None
     if args.load:   # a bad checkpoint is said before MNIST is loaded
         load_checkpoint(args.load, gen_sizes, rec_sizes)
+    refuse_to_replace(checkpoint_path, args)
 
     print("Loading MNIST from %s" % args.data_dir, flush=True)
     _, train_images, _, test_images, test_labels = data.load_mnist(args.data_dir)
@@ -668,36 +717,60 @@ def run(args):
     test_labels = onp.argmax(test_labels, axis=1)
 
     npr.seed(args.seed)
+    resume = None
     if args.load:
         gen_params, rec_params, meta = load_checkpoint(args.load, gen_sizes, rec_sizes)
-        history = meta.get("history", [])
-        print("Loaded %s (%d epochs of training)" % (args.load, len(history)))
+        history, resume = meta.get("history", []), meta.get("resume")
+        print("Loaded %s (%d epoch%s of training%s)" % (
+            args.load, len(history), "" if len(history) == 1 else "s",
+            "" if resume or not args.epochs else "; no training state in it: ADAM starts afresh"))
     else:
         gen_params, rec_params = init_net_params(gen_sizes), init_net_params(rec_sizes)
         history = []
+    trained_before = len(history)
     like = (gen_params, rec_params)
     stop_requested = install_stop_on_interrupt()
     try:
-        theta, interrupted = train(flatten(like).astype(onp.float32), like, train_images,
-                                   test_images, history, args, checkpoint_path, stop_requested)
+        theta, interrupted, state = train(flatten(like).astype(onp.float32), like, train_images, test_images,
+                                          history, args, checkpoint_path, stop_requested, resume)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     gen_params, rec_params = unflatten(theta, like)
     write_figures(args.out_dir, gen_params, rec_params, test_images, test_labels, history,
                   args.latent_plot)
-    metrics = {"config": vars(args), "history": history}
-    metrics.update(evaluate(gen_params, rec_params, test_images, args.iwae_samples, args.iwae_images))
+    metrics = {"config": vars(args), "history": history,
+               "this_run": {"loaded": args.load, "epochs_trained": len(history) - trained_before}}
+    metrics.update(evaluate(gen_params, rec_params, test_images, args.iwae_samples, args.iwae_images,
+                            allow_skip=True))
     if interrupted:
         metrics["interrupted"] = True
     write_json(os.path.join(args.out_dir, "metrics.json"), metrics)
     report.write_report(args.out_dir, metrics)
-    save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history)
+    save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history, state)
     print("test ELBO %.2f nats%s; outputs in %s"
           % (metrics["test_elbo"], "" if metrics["test_log_likelihood"] is None else
              ", log p(x) >= %.2f nats (K = %d)" % (metrics["test_log_likelihood"], args.iwae_samples),
              args.out_dir))
-    return 0
+    # Stopped by Ctrl-C: every output is written, and the exit status says it was cut short.
+    return 130 if interrupted or metrics.get("log_likelihood_skipped") else 0
+
+
+def refuse_to_replace(checkpoint_path, args):
+    """A trained model is never replaced by accident: a run writes into a folder holding a
+    checkpoint only if it started from that checkpoint (--load), or with --overwrite."""
+    if args.overwrite or not os.path.exists(checkpoint_path):
+        return
+    if args.load and os.path.realpath(args.load) == os.path.realpath(checkpoint_path):
+        return
+    try:
+        with onp.load(checkpoint_path, allow_pickle=False) as f:
+            epochs = len(json.loads(str(f["meta"])).get("history", []))
+        what = "a model trained for %d epoch%s" % (epochs, "" if epochs == 1 else "s")
+    except Exception:
+        what = "a file"
+    raise UserError("%s holds %s, which this run would replace: choose another --out-dir, continue it with "
+                    "--load %s, or pass --overwrite" % (checkpoint_path, what, checkpoint_path))
 
 
 def unimplemented_tasks():

@@ -357,8 +357,8 @@ def test_divergence_keeps_the_last_good_checkpoint(vae_main, tmp_path, small_run
 # Ctrl-C
 
 def test_ctrl_c_stops_and_writes_every_output(tmp_path, small_run):
-    """SIGINT after the first epoch: exit 0 after the current batch, with figures,
-    metrics.json ("interrupted": true) and the checkpoint of the model so far."""
+    """SIGINT after the first epoch: stop after the current batch, write the figures,
+    metrics.json ("interrupted": true) and the checkpoint of the model so far, then exit 130."""
     out_dir = tmp_path / "out"
     args = (["--epochs", "1000"] + small_run.argv[2:]
             + ["--iwae-samples", "2", "--iwae-images", "20", "--out-dir", str(out_dir)])
@@ -372,7 +372,7 @@ def test_ctrl_c_stops_and_writes_every_output(tmp_path, small_run):
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err
     assert "Traceback" not in err
     for name in OUTPUTS:
         assert (out_dir / name).exists(), name
@@ -399,11 +399,14 @@ def test_interrupt_stops_after_the_current_batch(vae_main, tmp_path, ctrl_c_at_o
     result = vae_main(["--epochs", "3", "--num-train", str(num_train), "--batch-size", "100",
                        *small_run.net, "--iwae-samples", "0", "--quiet", "--out-dir", out_dir],
                       test_images=500)
-    assert result.code == 0, result.stderr
+    assert result.code == 130, result.stderr
     m = read_metrics(out_dir)
     assert m["interrupted"] is True and m["test_log_likelihood"] is None
     assert len(m["history"]) == 1
     assert m["history"][0].get("images_seen", num_train) == 100  # only the first batch trained
+    if num_train > 100:   # a partial epoch says so, in metrics.json and the report
+        assert m["history"][0]["partial"] is True
+        assert "Epoch 1 was stopped by Ctrl-C after 100 images" in open(os.path.join(out_dir, "report.md")).read()
     assert all(os.path.exists(os.path.join(out_dir, name)) for name in OUTPUTS)
 
 
@@ -429,3 +432,70 @@ def test_a_read_only_out_dir_is_refused_before_any_work(vae_main, tmp_path, smal
             out.chmod(0o755)
     assert_clean_error(result, "not writable")
     assert "Loading MNIST" not in result.stdout + result.stderr and ".tmp" not in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# Runs that never lose work: resuming exactly, the record of each epoch, no silent overwrite
+
+def without_epochs(argv):
+    return [a for i, a in enumerate(argv) if not (a == "--epochs" or (i and argv[i - 1] == "--epochs"))]
+
+
+def test_resuming_continues_the_run_exactly(vae_main, tmp_path, small_run):
+    """2 epochs, then --load and 1 more, give the very weights and numbers of 3 epochs straight:
+    ADAM's state and both generators' are in the checkpoint."""
+    base = without_epochs(small_run.argv)
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    assert vae_main(base + ["--epochs", "3", "--out-dir", straight], test_images=500).code == 0
+    assert vae_main(base + ["--epochs", "2", "--out-dir", resumed], test_images=500).code == 0
+    result = vae_main(base + ["--epochs", "1", "--load", os.path.join(resumed, "params.npz"), "--out-dir", resumed],
+                      test_images=500)
+    assert result.code == 0, result.stderr
+    for key, value in arrays(os.path.join(straight, "params.npz")).items():
+        if key != "meta":
+            np.testing.assert_array_equal(arrays(os.path.join(resumed, "params.npz"))[key], value, err_msg=key)
+    a, b = read_metrics(straight), read_metrics(resumed)
+    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    assert strip(a["history"]) == strip(b["history"])
+    assert a["test_elbo"] == b["test_elbo"]
+    assert b["this_run"] == {"loaded": os.path.join(resumed, "params.npz"), "epochs_trained": 1}
+
+
+def test_each_epoch_records_the_settings_it_trained_with(vae_main, tmp_path, small_run):
+    base = without_epochs(small_run.argv)
+    out = str(tmp_path / "out")
+    assert vae_main(base + ["--epochs", "1", "--out-dir", out], test_images=500).code == 0
+    assert vae_main(base + ["--epochs", "1", "--learning-rate", "0.0005", "--load", os.path.join(out, "params.npz"),
+                            "--out-dir", out], test_images=500).code == 0
+    assert vae_main(base + ["--epochs", "0", "--load", os.path.join(out, "params.npz"), "--out-dir", out],
+                    test_images=500).code == 0
+    history = read_metrics(out)["history"]
+    assert [h["settings"]["learning_rate"] for h in history] == [0.01, 0.0005]
+    text = open(os.path.join(out, "report.md")).read()
+    assert "- epoch 1: learning rate 0.01," in text and "- epoch 2: learning rate 0.0005," in text
+    assert "Trained 2 epochs" in text and "and only evaluated it" in text
+
+
+def test_a_trained_model_is_never_replaced_by_accident(vae_main, tmp_path, small_run):
+    out = str(tmp_path / "out")
+    assert vae_main(small_run.argv + ["--out-dir", out], test_images=500).code == 0
+    before = open(os.path.join(out, "params.npz"), "rb").read()
+    result = vae_main(small_run.argv + ["--out-dir", out, "--seed", "3"], test_images=500)
+    assert_clean_error(result, "which this run would replace", "--overwrite", "--load")
+    assert open(os.path.join(out, "params.npz"), "rb").read() == before
+    # Starting from it is fine, and so is saying so.
+    assert vae_main(small_run.argv + ["--out-dir", out, "--seed", "3", "--overwrite"], test_images=500).code == 0
+    assert open(os.path.join(out, "params.npz"), "rb").read() != before
+
+
+def test_ctrl_c_during_the_estimate_skips_it_and_keeps_the_rest(vae_main, tmp_path, small_run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(vae, "iwae_log_likelihood", interrupted)
+    out = str(tmp_path / "out")
+    result = vae_main(small_run.argv + ["--out-dir", out, "--iwae-samples", "2", "--iwae-images", "10"],
+                      test_images=500)
+    assert result.code == 130 and "estimate skipped" in result.stderr
+    m = read_metrics(out)
+    assert m["test_log_likelihood"] is None and m["log_likelihood_skipped"] is True
+    assert all(os.path.exists(os.path.join(out, name)) for name in OUTPUTS)

@@ -78,9 +78,9 @@ def warmup_run(vae_main_shared, tmp_path_factory):
         kl_weights.append(kl_weight)
         return real_step(nets, batch, kl_weight)
 
-    def save(path, gen, rec, config, history):
+    def save(path, gen, rec, config, history, state=None):
         epoch_nets.append(([(W.copy(), b.copy()) for W, b in gen], [(W.copy(), b.copy()) for W, b in rec]))
-        return real_save(path, gen, rec, config, history)
+        return real_save(path, gen, rec, config, history, state)
 
     def plot(points, labels, file_name, *args, **kwargs):
         latent_space.append((np.array(points), np.array(labels), file_name, args, kwargs))
@@ -115,7 +115,7 @@ def rerun_l8(warmup_run, vae_main_shared, small_run, tmp_path_factory):
     assert os.path.exists(os.path.join(out_dir, "latent_manifold.png"))
     argv = ["--epochs", "1", "--num-train", "300", "--batch-size", "100", *small_run.net,
             "--iwae-samples", "5", "--iwae-images", "50", "--latent-plot", "tsne", "--quiet",
-            "--out-dir", out_dir]
+            "--out-dir", out_dir, "--overwrite"]
     result = vae_main_shared(argv, test_images=60)
     assert result.code == 0, result.stderr
     return types.SimpleNamespace(out_dir=out_dir, result=result)
@@ -505,11 +505,11 @@ def test_report_embeds_every_figure_of_the_folder(run_report):
 
 
 def test_report_configuration_table(trained):
-    """Every command-line value but the paths and --quiet, in the configuration table."""
+    """Every command-line value but the paths, --quiet and --overwrite, in the configuration table."""
     text = read(os.path.join(trained.out_dir, "report.md"))
     rows = {cells(row)[0].replace(" ", "_"): cells(row)[1] for table in tables(text) for row in table[2:]}
     for key, value in trained.metrics["config"].items():
-        if key in ("out_dir", "data_dir", "quiet") or value is None:
+        if key in ("out_dir", "data_dir", "quiet", "overwrite") or value is None:
             continue
         assert key in rows, key
         if isinstance(value, (int, float)):
@@ -578,6 +578,7 @@ def test_report_describes_the_warmup_of_the_history_not_of_the_command_line(warm
     assert "KL warm-up" in (tmp_path / "report.md").read_text()
     for h in metrics["history"]:
         h.pop("kl_weight")
+        h["settings"]["kl_warmup"] = 0
     metrics["config"]["kl_warmup"] = 5
     report.write_report(str(tmp_path), metrics)
     assert "KL warm-up" not in (tmp_path / "report.md").read_text()

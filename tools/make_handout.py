@@ -320,7 +320,7 @@ the saved model):
 `report.md` and the checkpoint `params.npz`. Try a short run first:
 
 ```
-python vae.py --epochs 2 --num-train 5000 --iwae-samples 0
+python vae.py --epochs 2 --num-train 5000 --iwae-samples 0 --out-dir results/quick
 ```
 
 ## Check your work

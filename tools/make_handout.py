@@ -13,7 +13,7 @@ reference source. The reference stays the plain solution that students of later 
 can read and that other work (performance) keeps editing without touching handout
 text; make_handout checks that every region has guidance and every guidance a region,
 so the two cannot drift apart silently. Task numbers come from the points table,
-tests/grading/points.json.
+grading/points.json.
 
 Errors (unbalanced or nested markers, a region outside a function, a missing
 guidance, a solution line that would leak into the handout, a non-empty OUT_DIR
@@ -327,8 +327,8 @@ python vae.py --epochs 2 --num-train 5000 --iwae-samples 0 --out-dir results/qui
 
 ```
 python -m pytest tests/grading                 # every task: points and a message per failure
-python -m pytest tests/grading -k bernoulli     # the tests of one function
-python -m pytest tests/grading/test_grade_task2.py    # one task
+python -m pytest tests/grading -k compute_KL    # the tests of one function (any task function's name)
+python -m pytest tests/grading -k task2         # one task
 ```
 
 The run ends with a per-task summary of your points. These are the tests your work

@@ -1,12 +1,16 @@
 """Grading the practical: the submission computes, the grader judges.
 
-    sandbox.py     where and as whom the submission's code runs (namespaces, user id, limits)
-    worker.py      the process in the sandbox: imports the submission, answers calls
-    protocol.py    the plain-data format between the two (JSON header, raw arrays, no pickle)
-    submission.py  the grader's handle on one submission: calls, gradients, timeouts
-    cases.py       the stored reference cases (tests/reference/*.npz) and how each is run
-    judge.py       comparing results with the expected ones, and the messages to the student
-    results.py     the points table (points.json), the summary and Gradescope's results.json
+    sandbox.py        where and as whom the submission's code runs (namespaces, user id, limits)
+    worker.py         the process in the sandbox: imports the submission, answers calls
+    protocol.py       the plain-data format between the two (JSON header, raw arrays, no pickle)
+    given.py          the handout's given functions, which every task is graded with
+    submission.py     the grader's handle on one submission: calls, gradients, timeouts
+    cases.py          the stored reference cases (tests/reference/*.npz) and how each is run
+    answers.py        the reference's recorded answers to the stand-ins' calls (no double penalty)
+    observe.py        a script written on the original handout, graded by watching it run
+    judge.py          comparing results with the expected ones, and the messages to the student
+    results.py        the points table (points.json), the summary and Gradescope's results.json
+    pytest_plugin.py  the grading's command-line options, loaded before pytest looks at paths
 
 The pytest files in tests/grading are front-ends to these; tools/ holds the commands
 (make_reference.py, grade_all.py, make_autograder.py, make_handout.py).

@@ -655,6 +655,7 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
         adam_state = (onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t)
         rng.bit_generator.state = rng_state
         npr.set_state(npr_state)
+    state = resume   # what the checkpoint keeps to continue exactly (unchanged if nothing trains)
     first = len(history) + 1
     for epoch in range(first, first + args.epochs):
         kl_weight = kl_weight_schedule(epoch, args.kl_warmup)
@@ -691,7 +692,7 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
         save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history, state)
         if stop_requested():
             return theta, True, state
-    return theta, False, resume if args.epochs == 0 else training_state(adam_state, rng)
+    return theta, False, state
 
 
 def run(args):
@@ -706,8 +707,7 @@ def run(args):
             pass
     except OSError:
         raise UserError("the output folder %s is not writable: choose another --out-dir" % args.out_dir) from None
-    if args.load:   # a bad checkpoint is said before MNIST is loaded
-        load_checkpoint(args.load, gen_sizes, rec_sizes)
+    loaded = load_checkpoint(args.load, gen_sizes, rec_sizes) if args.load else None  # before MNIST
     refuse_to_replace(checkpoint_path, args)
 
     print("Loading MNIST from %s" % args.data_dir, flush=True)
@@ -718,8 +718,8 @@ def run(args):
 
     npr.seed(args.seed)
     resume = None
-    if args.load:
-        gen_params, rec_params, meta = load_checkpoint(args.load, gen_sizes, rec_sizes)
+    if loaded:
+        gen_params, rec_params, meta = loaded
         history, resume = meta.get("history", []), meta.get("resume")
         print("Loaded %s (%d epoch%s of training%s)" % (
             args.load, len(history), "" if len(history) == 1 else "s",

@@ -114,10 +114,13 @@ def find_submission(folder):
     folder = Path(folder)
     if (folder / "vae.py").is_file() or (folder / "adam.py").is_file():
         return folder, None
+    def plain(path):   # no link anywhere between folder and the file, nothing hidden
+        parts = path.relative_to(folder).parts
+        return path.is_file() and not any(part.startswith((".", "__")) for part in parts) and \
+            not any(folder.joinpath(*parts[:i + 1]).is_symlink() for i in range(len(parts)))
     found = []
     for depth in ("*/vae.py", "*/*/vae.py", "*/*/*/vae.py"):
-        found += [p.parent for p in folder.glob(depth) if not p.is_symlink() and p.is_file()
-                  and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)]
+        found += [p.parent for p in folder.glob(depth) if plain(p)]
         if found:
             break
     if len(found) == 1:
@@ -232,14 +235,6 @@ def _contains(saved, target):
     return False
 
 
-def sigmoid(x):
-    return given.sigmoid(x)
-
-
-def predict(net, x):
-    return given.neural_net_predict(net, x)
-
-
 # ---------------------------------------------------------------------------
 # Task 2 from the steps: Figure 5, ascent on the ELBO (objective is the bound)
 
@@ -334,7 +329,7 @@ def samples_verdict(run):
     latent = _latent_dim(gen)
     candidates = [d for d in run.draws if d.shape == (NUM_IMAGES, latent)]
     for z in candidates:
-        probabilities = sigmoid(predict(gen, z[:NUM_IMAGES]))
+        probabilities = given.sigmoid(given.neural_net_predict(gen, z[:NUM_IMAGES]))
         if run.find(probabilities):
             return None
     lines = ["no saved array holds %d images sigmoid(decoder(z)) for z drawn from N(0, I) with numpy's global "
@@ -343,7 +338,7 @@ def samples_verdict(run):
         lines.append("hint: no (%d, %d) Gaussian draw was made after training: draw z ~ N(0, I) with npr.randn"
                      % (NUM_IMAGES, latent))
     for z in candidates:
-        logits = predict(gen, z[:NUM_IMAGES])
+        logits = given.neural_net_predict(gen, z[:NUM_IMAGES])
         if run.find(logits):
             lines.append("hint: the logits were saved: save the probabilities sigmoid(logits)")
             break
@@ -356,14 +351,14 @@ def samples_verdict(run):
 def reconstructions_verdict(run, test):
     gen, rec = run.decoder(), run.encoder()
     originals = test[:10]
-    encoder_output = predict(rec, originals)
+    encoder_output = given.neural_net_predict(rec, originals)
     latent = np.shape(encoder_output)[1] // 2
     mean, log_std = encoder_output[:, :latent], encoder_output[:, latent:]
     candidates = [z for enc, z in run.sampled if enc.shape == encoder_output.shape
                   and np.allclose(enc, encoder_output, rtol=RTOL, atol=ATOL)]
     candidates += [mean + np.exp(log_std) * d for d in run.draws if d.shape == mean.shape]
     where = run.find(originals)
-    found = [z for z in candidates if run.find(sigmoid(predict(gen, z)))]
+    found = [z for z in candidates if run.find(given.sigmoid(given.neural_net_predict(gen, z)))]
     if where and found:
         return None
     lines = []
@@ -373,7 +368,7 @@ def reconstructions_verdict(run, test):
     if not found:
         lines.append("no saved array holds their reconstructions: sigmoid(decoder(z)) with z drawn from q(z|x) "
                      "(sample_latent_variables_from_posterior of the encoder's output)")
-        if run.find(sigmoid(predict(gen, mean))):
+        if run.find(given.sigmoid(given.neural_net_predict(gen, mean))):
             lines.append("hint: the posterior means were decoded: draw z from q(z|x) instead")
     return "\n  ".join(lines)
 
@@ -381,11 +376,11 @@ def reconstructions_verdict(run, test):
 def interpolation_verdict(run, test, pair):
     gen, rec = run.decoder(), run.encoder()
     a, b = test[2 * pair], test[2 * pair + 1]
-    encoder_output = predict(rec, np.stack([a, b]))
+    encoder_output = given.neural_net_predict(rec, np.stack([a, b]))
     latent = np.shape(encoder_output)[1] // 2
     z_a, z_b = encoder_output[0, :latent], encoder_output[1, :latent]
     s = np.linspace(0.0, 1.0, NUM_FRAMES)[:, None]
-    frames = sigmoid(predict(gen, z_a * s + (1 - s) * z_b))
+    frames = given.sigmoid(given.neural_net_predict(gen, z_a * s + (1 - s) * z_b))
     if run.find(frames, either_order=True):
         return None
     text = ("no saved array holds the %d frames between test images %d and %d: sigmoid(decoder(z_a s + (1 - s) "

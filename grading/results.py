@@ -97,6 +97,7 @@ class Grading:
         self.started = time.time()
         self.written = 0.0
         self.complete = False
+        self.partial = False   # only some of the tests were selected (-k, one file)
 
     def knows(self, name):
         return name in self.table["by_test"] or name in self.table["checks"]
@@ -153,7 +154,7 @@ class Grading:
 
     def summary_lines(self):
         lines, tasks, skipped = [], {}, 0
-        partial = getattr(self, "partial", False)
+        partial = self.partial
         for part, score, maximum, note, ran in self.parts():
             if partial:
                 selected = [e for e in self.items.values() if e["part"] is part]

@@ -297,7 +297,6 @@ class Observation:
     def reset(self, seed, subset):
         self.seed, self.subset = seed, subset
         self.steps, self.saves, self.networks, self.values = [], [], {}, []
-        self.lengths = set()
         self.in_gradient = 0
         self.variables = {}
 
@@ -327,7 +326,6 @@ class Observation:
                 return out
             if x.shape == flat.shape and len(observation.steps) < 5000:
                 idx = observation.indices(len(x))
-                observation.lengths.add(len(x))
                 observation.steps.append((x[idx].copy(), flat[idx].copy()))
             return out
         return observed
@@ -364,7 +362,7 @@ class Observation:
                 for k, v in self.networks.items()}
         return {"steps_x": np.array([x for x, _ in self.steps]) if self.steps else np.zeros((0, 0)),
                 "steps_g": np.array([g for _, g in self.steps]) if self.steps else np.zeros((0, 0)),
-                "lengths": sorted(self.lengths), "saves": [a for a, _ in self.saves],
+                "saves": [a for a, _ in self.saves],
                 "values": np.array(self.values[:5000], dtype=np.float64),
                 "names": [n for _, n in self.saves], "networks": nets, "variables": self.variables,
                 "draws": [int(np.prod(s)) for _, s in NOISE.draws[:self.MAX_DRAWS]],

@@ -31,8 +31,10 @@ measures each call):
 
 Tests that need a kind of isolation are skipped without it (with the reason); in the
 class batch such members are then graded unarmed, so that every name is still checked.
-Known weaknesses of the grader are xfail(strict=True), each with its explanation in
-KNOWN. The checks that no grader file changed also fail if someone edits the repository
+The weaknesses these tests found (a conftest.py loaded by the grader's pytest, cases the
+students have, a busy worker failing the next call, an in-place change remembered by the
+arguments' identity, and the channel and limit attacks) are fixed: every test is a plain
+one. The checks that no grader file changed also fail if someone edits the repository
 while the tests run (the message says so).
 """
 import csv
@@ -80,11 +82,6 @@ needs_isolation = pytest.mark.skipif(
     not ISOLATED, reason="isolation 'none': the submission runs as the grader's user and can change and kill "
                          "what the grader can (documented in grading/sandbox.py); the attack would succeed")
 
-# Weaknesses of the grader found by these tests and not fixed yet, as reasons for xfail(strict=True).
-# All those found so far are fixed: a conftest.py loaded by the grader's pytest (--submission DIR
-# in two words), cases the students have (grade_all makes private ones), a worker still busy with
-# an earlier call failing the next one, an in-place change remembered by the arguments' identity.
-KNOWN = {}
 
 
 # ---------------------------------------------------------------------------
@@ -713,11 +710,11 @@ VAE_TASKS = (SAMPLE, "bernoulli_log_prob", "compute_KL", "vae_lower_bound", "gen
 class Hostile:
     """A class member: its base (the handout's stub or the reference), the attacks armed in its
     vae.py and adam.py, the texts expected in the messages of the attacked functions' tests,
-    the isolation it needs (without it, the folder is its base unarmed), a known weakness."""
+    the isolation it needs (without it, the folder is its base unarmed)."""
 
-    def __init__(self, base, vae=None, adam=None, attacked=None, needs=None, known=None, shown=None):
+    def __init__(self, base, vae=None, adam=None, attacked=None, needs=None, shown=None):
         self.base, self.vae, self.adam, self.attacked = base, vae, adam, attacked or {}
-        self.needs, self.known, self.shown = needs, known, shown
+        self.needs, self.shown = needs, shown
 
     @property
     def armed(self):
@@ -887,8 +884,6 @@ def _hostile_params():
     for name, h in CLASS.items():
         marks = [pytest.mark.skipif(not h.armed, reason="needs %s (graded unarmed here)" % (
             "namespace isolation" if h.needs == "namespace" else "isolation (namespace or user)"))]
-        if h.known:
-            marks.append(pytest.mark.xfail(strict=True, reason=h.known))
         out.append(pytest.param(name, marks=marks, id=shown(name)[:20]))
     return out
 

@@ -261,6 +261,11 @@ def graded_class(tmp_path_factory, private_refs):
     (folder / "broken" / "vae.py").write_text("import numpy as np\n\ndef compute_KL(q:\n    pass\n")
     (folder / "notes").mkdir()
     (folder / "notes" / "README.txt").write_text("no code here")
+    (folder / "nested" / "hand-in").mkdir(parents=True)      # vae.py one folder down
+    for name in ("vae.py", "adam.py"):
+        shutil.copy(ROOT / name, folder / "nested" / "hand-in")
+    (folder / "nested-link").mkdir()                         # ... reached through a link: never
+    (folder / "nested-link" / "hand-in").symlink_to(ROOT)
     out = base / "grades.csv"
     assert grade_all.main([str(folder), "--out", str(out), "--json-dir", str(base / "json"),
                            "--reference-dir", str(private_refs[0].dir)]) == 0
@@ -273,11 +278,17 @@ def graded_class(tmp_path_factory, private_refs):
 
 def test_grade_all_writes_one_row_per_submission(graded_class):
     rows, _, _ = graded_class
-    assert sorted(rows) == ["broken", "handout", "notes", "original", "reference"]
+    assert sorted(rows) == ["broken", "handout", "nested", "nested-link", "notes", "original", "reference"]
     assert list(rows["reference"])[:11] == ["submission", "id", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
                                             "3.2", "3.3"]
     assert rows["reference"]["total"] == "100" and rows["reference"]["problems"] == ""
     assert rows["notes"]["total"] == "0" and "no vae.py" in rows["notes"]["problems"]
+
+
+def test_a_submission_one_folder_down_is_found_but_not_through_a_link(graded_class):
+    rows, _, _ = graded_class
+    assert rows["nested"]["total"] == "100" and "vae.py found in the sub-folder hand-in" in rows["nested"]["problems"]
+    assert rows["nested-link"]["total"] == "0" and "no vae.py" in rows["nested-link"]["problems"]
 
 
 def test_the_reference_scores_full_marks(graded_class):

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "tests" / "grading"
 sys.path.insert(0, str(ROOT))
-from grading import results, sandbox, submission as gs  # noqa: E402
+from grading import observe, results, sandbox, submission as gs  # noqa: E402
 
 
 def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=()):
@@ -81,13 +81,18 @@ def cell(value):
 # Staging: private copies, plain files only
 
 def stage(folder, target):
-    """Copy folder's .py files into target. Returns a reason not to grade it, or None."""
+    """Copy folder's .py files into target (those of the one sub-folder holding vae.py, at the
+    same place under target, if folder has none: the grading finds and reports it there).
+    Returns a reason not to grade it, or None."""
     if folder.is_symlink():
         return "the folder is a symbolic link: not graded"
     if not folder.is_dir():
         return "not a folder"
     target.mkdir(mode=0o700)
-    copied, refused = sandbox.copy_submission(str(folder), str(target))
+    found, _ = observe.find_submission(folder)
+    destination = target / found.relative_to(folder)
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
+    copied, refused = sandbox.copy_submission(str(found), str(destination))
     notes = "; ".join("%s not graded: %s" % (display_name(name), why) for name, why in refused)
     if not any(name in copied for name in ("vae.py", "adam.py")):
         try:

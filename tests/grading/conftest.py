@@ -75,32 +75,31 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
+    """Before -k: each grading test gets its task function's and task's names as keywords
+    (`-k compute_KL`, `-k task2` select all their tests); the tests of the format not used
+    for a part are deselected (a part is graded by its functions' tests or by its observed
+    run's); points per case are shared by all the cases of a test, selected or not."""
     grading = _grading(config)
-    # `-k compute_KL` (or `-k adam_step`, `-k task2`) selects every test of that function or task:
-    # the names pytest matches with -k get the task function's and the task's.
+    grading.counts, keep, other = {}, [], []
     for item in items:
-        entry = grading.table["by_test"].get(_test_name(item)) if _is_grading(item) else None
-        if entry:
-            item.extra_keyword_matches.update({entry[0]["function"], "task" + entry[0]["task"],
-                                               "task" + entry[0]["part"]})
-    # Each part is graded by its functions' tests or by its observed run's, not both.
-    other = []
-    for item in items:
-        entry = grading.table["by_test"].get(_test_name(item)) if _is_grading(item) else None
-        if entry and _test_name(item) not in grading.active_tests(entry[0]):
-            other.append(item)
+        if not _is_grading(item):
+            keep.append(item)
+            continue
+        name = _test_name(item)
+        if not grading.knows(name):
+            raise pytest.UsageError("grading test %s (%s) has no points in %s"
+                                    % (name, item.nodeid, results.POINTS_FILE))
+        part = grading.table["by_test"].get(name, (None,))[0]
+        if part is not None:
+            item.extra_keyword_matches.update({part["function"], "task" + part["task"], "task" + part["part"]})
+            if name not in grading.active_tests(part):
+                other.append(item)
+                continue
+        grading.counts[name] = grading.counts.get(name, 0) + 1
+        keep.append(item)
     if other:
         config.hook.pytest_deselected(items=other)
-        items[:] = [item for item in items if item not in other]
-    # Points per case are shared by all the cases of a test, selected or not (-k, a file, ...).
-    grading.counts = {}
-    for item in items:
-        if _is_grading(item):
-            name = _test_name(item)
-            if not grading.knows(name):
-                raise pytest.UsageError("grading test %s (%s) has no points in %s"
-                                        % (name, item.nodeid, results.POINTS_FILE))
-            grading.counts[name] = grading.counts.get(name, 0) + 1
+        items[:] = keep
 
 
 def pytest_collection_finish(session):

@@ -30,6 +30,7 @@ from autograd import value_and_grad
 from scipy.special import logsumexp
 
 import data
+import float32_gradients  # noqa: F401  (np.mean's, np.maximum's, np.abs's gradients in float32)
 import plotting
 import report
 from adam import adam_init, adam_step
@@ -82,10 +83,15 @@ def neural_net_predict(params, inputs):
     standard deviations for the encoder.
     """
     check_matrix("neural_net_predict", "inputs", inputs, np.shape(params[0][0])[0])
+    # In the weights' precision (float32 in training) whatever the inputs' (npr.randn's
+    # noise is float64); astype also casts the gradient flowing back in, so the backward
+    # pass stays in that precision too.
+    dtype = params[0][0].dtype
+    inputs = np.array(inputs, dtype=dtype)
     for W, b in params[:-1]:
         inputs = relu(inputs @ W + b)
     W, b = params[-1]
-    return inputs @ W + b
+    return (inputs @ W + b).astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -148,10 +154,7 @@ def vae_lower_bound(gen_params, rec_params, data):
     q_means_and_log_stds = neural_net_predict(rec_params, data)
     z = sample_latent_variables_from_posterior(q_means_and_log_stds)
     logits = neural_net_predict(gen_params, z)
-    elbo_per_image = bernoulli_log_prob(data, logits) - compute_KL(q_means_and_log_stds)
-    # The batch mean as a sum over the batch size: autograd's gradient of np.mean is
-    # float64 even for float32 inputs, which would double the backward pass's cost.
-    return np.sum(elbo_per_image) / len(data)
+    return np.mean(bernoulli_log_prob(data, logits) - compute_KL(q_means_and_log_stds))
     # END SOLUTION
 
 
@@ -162,9 +165,10 @@ class TrainingDiverged(Exception):
     """The ELBO or its gradient became NaN or infinite."""
 
 
-def flatten(nets):
-    """Every array of nets = (gen_params, rec_params), concatenated into one vector."""
-    return onp.concatenate([onp.ravel(a) for net in nets for layer in net for a in layer])
+def flatten(nets, dtype=None):
+    """Every array of nets = (gen_params, rec_params), concatenated into one vector
+    (of dtype if given)."""
+    return onp.concatenate([onp.ravel(a) for net in nets for layer in net for a in layer], dtype=dtype)
 
 
 def unflatten(flat, nets):
@@ -223,10 +227,11 @@ def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
         batch = data.binarise(images[order[start:start + batch_size]], rng)
         # The reported ELBO comes from the same forward pass as the gradient.
         loss, grads = negative_elbo_and_grad(unflatten(theta, like), batch, kl_weight)
-        grad = flatten(grads)
+        grad = flatten(grads, theta.dtype)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
             raise TrainingDiverged("the ELBO or its gradient became %s" % loss)
-        theta, adam_state = adam_step(theta, grad, adam_state, alpha=learning_rate)
+        new_theta, adam_state = adam_step(theta, grad, adam_state, alpha=learning_rate)
+        theta = new_theta.astype(theta.dtype, copy=False)  # float32 whatever ADAM computed in
         total -= float(loss) * len(batch)
         seen += len(batch)
         if progress is not None:
@@ -648,13 +653,14 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
     Returns (theta, interrupted, state); appends to history."""
     from tqdm import tqdm
 
-    adam_state = adam_init(theta)
-    rng = onp.random.default_rng(args.seed)
+    (m, v, t), rng = adam_init(theta), onp.random.default_rng(args.seed)
     if resume is not None:
         (m, v, t), rng_state, npr_state = resume
-        adam_state = (onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t)
         rng.bit_generator.state = rng_state
         npr.set_state(npr_state)
+    # The moments in theta's precision, as Figure 5 has them shaped like it, whatever
+    # adam_init's zeros were (np.zeros gives float64).
+    adam_state = (onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t)
     state = resume   # what the checkpoint keeps to continue exactly (unchanged if nothing trains)
     first = len(history) + 1
     for epoch in range(first, first + args.epochs):

@@ -32,7 +32,12 @@ def neural_net_predict(params, inputs):
     standard deviations for the encoder.
     """
     check_matrix("neural_net_predict", "inputs", inputs, np.shape(params[0][0])[0])
+    # In the weights' precision (float32 in training) whatever the inputs' (npr.randn's
+    # noise is float64); astype also casts the gradient flowing back in, so the backward
+    # pass stays in that precision too.
+    dtype = params[0][0].dtype
+    inputs = np.array(inputs, dtype=dtype)
     for W, b in params[:-1]:
         inputs = relu(inputs @ W + b)
     W, b = params[-1]
-    return inputs @ W + b
+    return (inputs @ W + b).astype(dtype)

@@ -1,72 +1,147 @@
 #!/usr/bin/env python3
-"""Time the real training code: seconds per epoch, images per second, peak memory.
+"""Time the real code, in one command: the reference's epoch, correct student solutions'
+epochs, the PyTorch and JAX peers', a whole default run, and the test suite.
 
-Each measurement is a fresh `python vae.py` process (the command users run, with
---iwae-samples 0 so that only training and the per-epoch test ELBO run); the
-epoch times are read from its metrics.json ("seconds": training only), peak
-memory from the kernel's accounting of that process. With --peer, the PyTorch
-peer is run alternately with ours, and the best epoch of each is compared.
+Every measurement is a fresh process running the command users run. Epoch times are
+training only: vae.py's own per-epoch "seconds" (metrics.json), the peers' "epoch_seconds".
+The one-epoch runs of all programs are alternated, `--repeats` rounds, and the best of
+each is compared, so that a busy moment of the machine hits every program alike.
 
-    python tools/bench.py                                         # 3 runs of 1 epoch
-    python tools/bench.py --peer ../shared/bench/torch_peer.py     # side by side, ratio
-    python tools/bench.py --full                                  # whole default run
+    python tools/bench.py                        # everything (about 10 minutes here)
+    python tools/bench.py --only epochs          # reference, student solutions, peers
+    python tools/bench.py --only full,tests      # the default run end to end; the test suite
+    python tools/bench.py --breakdown            # where one epoch's time goes
+    python tools/bench.py --markdown             # also print README's speed table
 
-Prints one JSON object. Nothing here is asserted: the targets are judged by people.
+The student solutions are tools/fixtures/student_style.py's: correct Task 1 and 2 code
+written the ways the TODOs allow (npr.randn, np.split or slicing, np.logaddexp or
+log1p/exp, np.mean, np.zeros), each put into a copy of this repository.
+The peers are torch_peer.py and jax_peer.py from --peers (run only if torch or jax
+is installed). Prints one JSON object; nothing here is asserted: people judge the targets.
 """
 import argparse
+import datetime
+import importlib.util
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VAE = os.path.join(HERE, "..", "vae.py")
+ROOT = os.path.dirname(HERE)
+VAE = os.path.join(ROOT, "vae.py")
+DEFAULT_PEERS = os.path.join(ROOT, "..", "shared", "bench")
+PARTS = ("epochs", "full", "tests")
 
 
-def run_measured(command):
+def run_measured(command, cwd=None):
     """Run command; return (stdout, wall seconds, peak resident memory in MB)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)  # the rusage of this child alone
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            sys.exit("bench: %s failed (exit %d):\n%s"
-                     % (" ".join(command), proc.returncode, err.read()[-2000:]))
+        if code != 0:
+            sys.exit("bench: %s failed (exit %d):\n%s" % (" ".join(command), code, err.read()[-2000:]))
         return out.read(), wall, usage.ru_maxrss / 1024.0  # Linux reports kB
 
 
-def ours(args, out_dir):
-    command = [sys.executable, VAE, "--epochs", str(args.epochs), "--num-train", str(args.num_train),
-               "--batch-size", str(args.batch_size), "--iwae-samples", "0", "--quiet",
-               "--out-dir", out_dir]
+def vae_epochs(vae_py, args, out_dir, epochs):
+    """Per-epoch training seconds and peak MB of `python vae_py` (no log p(x) estimate)."""
+    command = [sys.executable, vae_py, "--epochs", str(epochs), "--num-train", str(args.num_train),
+               "--iwae-samples", "0", "--quiet", "--out-dir", out_dir]
     _, _, peak = run_measured(command)
     with open(os.path.join(out_dir, "metrics.json")) as f:
+        return [h["seconds"] for h in json.load(f)["history"]], peak
+
+
+def peer_epochs(script, args):
+    stdout, _, peak = run_measured([sys.executable, script, "--epochs", "1", "--num-train", str(args.num_train)])
+    return [json.loads(line)["epoch_seconds"] for line in stdout.splitlines() if line.startswith("{")], peak
+
+
+def programs(args, tmp):
+    """{name: (kind, path)}: the reference, each student-style solution, each installed peer."""
+    sys.path.insert(0, os.path.join(HERE, "fixtures"))
+    import student_style
+    found = {"reference": ("vae", VAE)}
+    for variant in student_style.VARIANTS:
+        folder = student_style.write_solution(os.path.join(tmp, "student_" + variant), variant)
+        found["student: " + variant] = ("vae", os.path.join(folder, "vae.py"))
+    for name, module in (("PyTorch peer", "torch"), ("JAX peer (jit)", "jax")):
+        script = os.path.join(args.peers, module + "_peer.py")
+        if os.path.isfile(script) and importlib.util.find_spec(module):
+            found[name] = ("peer", script)
+    return found
+
+
+def summary(epoch_seconds, num_train, peak_mb):
+    best = min(epoch_seconds)
+    return {"seconds_per_epoch_best": round(best, 2),
+            "seconds_per_epoch_median": round(sorted(epoch_seconds)[len(epoch_seconds) // 2], 2),
+            "images_per_second_best": round(num_train / best),
+            "epoch_seconds": [round(s, 2) for s in epoch_seconds],
+            "peak_memory_mb": round(peak_mb)}
+
+
+def measure_epochs(args, tmp):
+    """One-epoch runs of every program, alternated, args.repeats rounds."""
+    found = programs(args, tmp)
+    seconds = {name: [] for name in found}
+    peaks = {name: 0.0 for name in found}
+    for round_ in range(args.repeats):
+        for name, (kind, path) in found.items():
+            if kind == "vae":
+                got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1)
+            else:
+                got, peak = peer_epochs(path, args)
+            seconds[name] += got
+            peaks[name] = max(peaks[name], peak)
+            print("bench: round %d, %s: %.2f s" % (round_ + 1, name, got[0]), file=sys.stderr, flush=True)
+    result = {name: summary(seconds[name], args.num_train, peaks[name]) for name in found}
+    reference = result["reference"]["seconds_per_epoch_best"]
+    for name in found:
+        result[name]["times_reference"] = round(result[name]["seconds_per_epoch_best"] / reference, 2)
+    if "PyTorch peer" in result:
+        result["reference"]["times_pytorch"] = round(reference / result["PyTorch peer"]["seconds_per_epoch_best"], 2)
+    return result
+
+
+def measure_full(args, tmp):
+    """The default `python vae.py` once, end to end: its epochs, evaluation and figures."""
+    out_dir = os.path.join(tmp, "full")
+    _, wall, peak = run_measured([sys.executable, VAE, "--quiet", "--out-dir", out_dir] + args.vae_args)
+    with open(os.path.join(out_dir, "metrics.json")) as f:
         metrics = json.load(f)
-    return [h["seconds"] for h in metrics["history"]], peak
+    epochs = [h["seconds"] for h in metrics["history"]]
+    return {"command": " ".join(["python vae.py"] + args.vae_args), "wall_seconds": round(wall, 1),
+            "peak_memory_mb": round(peak), "epochs": len(epochs),
+            "first_epoch_seconds": round(epochs[0], 2), "mean_epoch_seconds": round(sum(epochs) / len(epochs), 2),
+            "last_5_epochs_mean_seconds": round(sum(epochs[-5:]) / len(epochs[-5:]), 2),
+            "training_seconds": round(sum(epochs), 1),
+            "after_training_seconds": round(wall - sum(epochs), 1),
+            "epoch_seconds": [round(s, 2) for s in epochs],
+            "test_elbo": round(metrics["test_elbo"], 2), "test_log_likelihood": metrics["test_log_likelihood"]}
 
 
-def peer(args):
-    command = [sys.executable, args.peer, "--epochs", str(args.epochs), "--num-train",
-               str(args.num_train), "--batch-size", str(args.batch_size)]
-    stdout, _, peak = run_measured(command)
-    epochs = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
-    return [e["epoch_seconds"] for e in epochs], peak
+def measure_tests(args):
+    """README's test command, as CI runs it."""
+    stdout, wall, peak = run_measured([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=ROOT)
+    return {"command": "python -m pytest -q", "wall_seconds": round(wall, 1),
+            "summary": stdout.strip().splitlines()[-1]}
 
 
 def breakdown(args):
-    """In this process: seconds for one epoch of (a) the real training step, (b) the
-    same step differentiating with respect to one flat parameter vector (the original
-    handout's way), (c) the matrix products of that epoch alone."""
-    sys.path.insert(0, os.path.join(HERE, ".."))
+    """In this process: seconds for one epoch of (a) the training step, (b) its gradient
+    alone, (c) ADAM alone, (d) its matrix products alone."""
+    sys.path.insert(0, ROOT)
     import numpy as np
-    from autograd import grad
-    from autograd.misc import flatten as autograd_flatten
     import data
     import vae
     from adam import adam_init, adam_step
@@ -79,24 +154,28 @@ def breakdown(args):
                  for s in sizes)
     theta = vae.flatten(like)
     results = {}
-
     start = time.perf_counter()
-    vae.train_epoch(theta, adam_init(theta), like, images, args.batch_size, 1e-3,
-                    np.random.default_rng(0))
-    results["list of (W, b), flat for ADAM (the code)"] = time.perf_counter() - start
+    vae.train_epoch(theta, adam_init(theta), like, images, 200, 1e-3, np.random.default_rng(0))
+    results["training step (the code)"] = time.perf_counter() - start
 
-    flat, unflatten_params = autograd_flatten(like)
-    flat_grad = grad(lambda p, x: vae.negative_elbo(unflatten_params(p), x))
-    state, rng = adam_init(flat), np.random.default_rng(0)
+    rng = np.random.default_rng(0)
+    x = data.binarise(images[:200], rng)
+    steps = range(0, len(images), 200)
     start = time.perf_counter()
-    for i in range(0, len(images), args.batch_size):
-        batch = data.binarise(images[i:i + args.batch_size], rng)
-        flat, state = adam_step(flat, flat_grad(flat, batch), state)
-    results["one flat parameter vector"] = time.perf_counter() - start
-
-    x = data.binarise(images[:args.batch_size], rng)
+    for _ in steps:
+        _, grads = vae.negative_elbo_and_grad(vae.unflatten(theta, like), x)
+    results["value_and_grad"] = time.perf_counter() - start
+    g, state = vae.flatten(grads), adam_init(theta)
     start = time.perf_counter()
-    for _ in range(0, len(images), args.batch_size):
+    for _ in steps:
+        adam_step(theta, g, state)
+    results["adam_step"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in steps:
+        data.binarise(images[:200], rng)
+    results["binarise"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in steps:
         encoder = [x]
         for W, _ in like[1]:
             encoder.append(encoder[-1] @ W)
@@ -112,62 +191,82 @@ def breakdown(args):
     return {k: round(v * 60000 / len(images), 2) for k, v in results.items()}
 
 
-def summary(epoch_seconds, num_train, peak_mb=None):
-    best = min(epoch_seconds)
-    out = {"seconds_per_epoch_best": round(best, 3),
-           "seconds_per_epoch_median": round(sorted(epoch_seconds)[len(epoch_seconds) // 2], 3),
-           "images_per_second_best": round(num_train / best, 1),
-           "epoch_seconds": [round(s, 3) for s in epoch_seconds]}
-    if peak_mb is not None:
-        out["peak_memory_mb"] = round(peak_mb, 1)
-    return out
+def machine():
+    import autograd
+    import numpy
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__,
+                "autograd": getattr(autograd, "__version__", "?")}
+    for name in ("torch", "jax"):
+        if importlib.util.find_spec(name):
+            versions[name] = __import__(name).__version__
+    return {"date": datetime.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(),
+            "versions": versions}
+
+
+def markdown(result):
+    """README's speed table from a result."""
+    m = result["machine"]
+    lines = ["Measured on %s with `python tools/bench.py` (%s, %d cores; %s):" % (
+        m["date"], m["cpu"], m["cores"], ", ".join("%s %s" % kv for kv in m["versions"].items())), ""]
+    if "epochs" in result:
+        lines += ["| one epoch of 60,000 images (best of %d, alternated) | seconds | x reference | peak memory |"
+                  % result["repeats"], "| --- | --- | --- | --- |"]
+        for name, r in result["epochs"].items():
+            lines.append("| %s | %.2f | %.2f | %d MB |" % (name, r["seconds_per_epoch_best"], r["times_reference"],
+                                                           r["peak_memory_mb"]))
+        lines.append("")
+    if "full" in result:
+        f = result["full"]
+        lines.append("`%s`: %.0f s end to end (%d epochs: first %.2f s, mean %.2f s, last five %.2f s; "
+                     "then %.0f s of evaluation and figures), peak %d MB." % (
+                         f["command"], f["wall_seconds"], f["epochs"], f["first_epoch_seconds"],
+                         f["mean_epoch_seconds"], f["last_5_epochs_mean_seconds"], f["after_training_seconds"],
+                         f["peak_memory_mb"]))
+    if "tests" in result:
+        lines.append("`%s`: %.0f s (%s)." % (result["tests"]["command"], result["tests"]["wall_seconds"],
+                                             result["tests"]["summary"]))
+    return "\n".join(lines)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=1, help="epochs per run")
-    p.add_argument("--repeats", type=int, default=3, help="runs of each program, alternated")
-    p.add_argument("--num-train", type=int, default=60000)
-    p.add_argument("--batch-size", type=int, default=200)
-    p.add_argument("--peer", help="path to torch_peer.py, to run alternately with ours")
-    p.add_argument("--breakdown", action="store_true",
-                   help="instead: seconds per epoch of the training step, of the same step "
-                        "differentiated through one flat vector, and of its matrix products alone")
-    p.add_argument("--full", action="store_true",
-                   help="instead: time the whole default `python vae.py` (30 epochs, figures, "
-                        "IWAE) once, with its peak memory; extra vae.py options may follow --")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog="Any arguments after -- go to the full run's vae.py.")
+    p.add_argument("--only", default=",".join(PARTS), metavar="PARTS",
+                   help="comma-separated, from: %s" % ", ".join(PARTS))
+    p.add_argument("--repeats", type=int, default=3, help="alternated rounds of the one-epoch runs")
+    p.add_argument("--num-train", type=int, default=60000, help="images per one-epoch run")
+    p.add_argument("--peers", default=DEFAULT_PEERS, metavar="DIR",
+                   help="folder holding torch_peer.py and jax_peer.py")
+    p.add_argument("--breakdown", action="store_true", help="instead: where one epoch's time goes")
+    p.add_argument("--markdown", action="store_true", help="also print README's speed table")
+    p.add_argument("--json", metavar="FILE", help="also write the result to FILE")
     args, extra = p.parse_known_args()
-    extra = [a for a in extra if a != "--"]
+    args.vae_args = [a for a in extra if a != "--"]
+    only = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = set(only) - set(PARTS)
+    if unknown or args.repeats < 1 or not 1 <= args.num_train <= 60000:
+        p.error("--only takes %s; --repeats at least 1; --num-train 1 to 60000" % ", ".join(PARTS))
 
     if args.breakdown:
         print(json.dumps({"num_train": args.num_train, "seconds_per_epoch": breakdown(args)}, indent=1))
         return
+    result = {"machine": machine(), "repeats": args.repeats, "num_train": args.num_train}
     with tempfile.TemporaryDirectory() as tmp:
-        if args.full:
-            command = [sys.executable, VAE, "--quiet", "--out-dir", tmp] + extra
-            _, wall, peak = run_measured(command)
-            with open(os.path.join(tmp, "metrics.json")) as f:
-                metrics = json.load(f)
-            print(json.dumps({"command": "python vae.py " + " ".join(extra), "wall_seconds": round(wall, 1),
-                              "peak_memory_mb": round(peak, 1),
-                              "training_seconds": round(sum(h["seconds"] for h in metrics["history"]), 1),
-                              "test_elbo": metrics["test_elbo"],
-                              "test_log_likelihood": metrics["test_log_likelihood"]}, indent=1))
-            return
-
-        ours_seconds, ours_peak, peer_seconds, peer_peak = [], 0.0, [], 0.0
-        for i in range(args.repeats):
-            seconds, peak = ours(args, os.path.join(tmp, str(i)))
-            ours_seconds, ours_peak = ours_seconds + seconds, max(ours_peak, peak)
-            if args.peer:
-                seconds, peak = peer(args)
-                peer_seconds, peer_peak = peer_seconds + seconds, max(peer_peak, peak)
-        result = {"epochs_per_run": args.epochs, "repeats": args.repeats, "num_train": args.num_train,
-                  "batch_size": args.batch_size, "ours": summary(ours_seconds, args.num_train, ours_peak)}
-        if args.peer:
-            result["peer"] = summary(peer_seconds, args.num_train, peer_peak)
-            result["ratio_best"] = round(min(ours_seconds) / min(peer_seconds), 2)
-        print(json.dumps(result, indent=1))
+        if "epochs" in only:
+            result["epochs"] = measure_epochs(args, tmp)
+        if "full" in only:
+            result["full"] = measure_full(args, tmp)
+        if "tests" in only:
+            result["tests"] = measure_tests(args)
+    text = json.dumps(result, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
+    if args.markdown:
+        print("\n" + markdown(result))
 
 
 if __name__ == "__main__":

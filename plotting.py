@@ -5,15 +5,20 @@ matplotlib's Agg backend is used throughout, so no display is ever needed.
 import os
 import tempfile
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported at first use: importing vae.py (in each
+    run and in each grading worker) then costs no matplotlib."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def atomic_write(file_name, write):
@@ -36,7 +41,7 @@ def atomic_write(file_name, write):
 
 def save_figure(fig, file_name, dpi=100):
     atomic_write(file_name, lambda f: fig.savefig(f, format="png", dpi=dpi))
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 def image_grid(images, ims_per_row=5, padding=2, pad_value=1.0):
@@ -64,13 +69,13 @@ def save_images(images, file_name, ims_per_row=5, vmin=0.0, vmax=1.0, cmap="bina
     """
     grid = image_grid(images, ims_per_row, pad_value=vmin)
     grid = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
-    atomic_write(file_name, lambda f: plt.imsave(f, grid, cmap=cmap, vmin=vmin, vmax=vmax, format="png"))
+    atomic_write(file_name, lambda f: pyplot().imsave(f, grid, cmap=cmap, vmin=vmin, vmax=vmax, format="png"))
 
 
 def plot_training_curve(history, file_name):
     """Train and test ELBO (nats per image) against epoch, from metrics' history."""
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(epochs, [h["train_elbo"] for h in history], "o-", label="train ELBO (running mean over the epoch)")
     ax.plot(epochs, [h["test_elbo"] for h in history], "s-", label="test ELBO (after the epoch)")
     ax.set_xlabel("epoch")
@@ -114,6 +119,7 @@ def plot_latent_space(points, labels, file_name, method="pca", seed=0):
     """Scatter of posterior means (n, L), coloured by digit label (n,), with a legend."""
     coords, used, (xlabel, ylabel) = project_to_2d(np.asarray(points), method, seed)
     labels = np.asarray(labels)[used]
+    plt = pyplot()
     colours = plt.get_cmap("tab10")
     # One scatter in a shuffled order, so that no digit is painted over all the others.
     order = np.random.default_rng(seed).permutation(len(coords))

@@ -27,7 +27,6 @@ import autograd.numpy as np
 import autograd.numpy.random as npr
 import numpy as onp
 from autograd import value_and_grad
-from scipy.special import logsumexp
 
 import data
 import float32_gradients  # noqa: F401  (np.mean's, np.maximum's, np.abs's gradients in float32)
@@ -372,6 +371,7 @@ def iwae_log_likelihood(gen_params, rec_params, images, num_samples, seed=EVAL_S
     the ELBO in expectation. Decodes at most max_rows latent vectors at a time
     (about 200 MB in float32), so memory does not grow with K.
     """
+    from scipy.special import logsumexp
     rng = onp.random.default_rng(seed)
     samples_per_chunk = min(num_samples, max_rows)
     images_per_chunk = max(1, max_rows // samples_per_chunk)

@@ -6,7 +6,7 @@ other top-level .py files they import). Each is first copied, as plain files (ne
 through a symbolic link), into a private staging folder under a safe id (0001, 0002,
 ...), then graded by its own run of
 
-    python -m pytest tests/grading --submission STAGED --grade-json ID.json
+    python -m pytest tests/grading --submission=STAGED --grade-json=ID.json
 
 (on Linux forked from this process, which imports pytest and numpy once for all; the
 submission's code itself runs in the sandboxed worker of that run), with private reference

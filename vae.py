@@ -210,22 +210,25 @@ def kl_weight_schedule(epoch, warmup_epochs):
 # A diverging step is reported as TrainingDiverged, not as a screenful of warnings.
 @onp.errstate(all="ignore")
 def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
-                progress=None, stop_requested=lambda: False, kl_weight=1.0):
+                progress=None, stop_requested=lambda: False, kl_weight=1.0,
+                loss_and_grad=None, prepare=None):
     """One pass over images in a random order, one ADAM step per mini-batch.
 
     theta: flat parameters; like: (gen_params, rec_params) giving their shapes;
     images: (n, D) grey levels, binarised afresh for every batch (section 4);
     rng: numpy Generator for the order and the binarisation.
     kl_weight: beta of KL warm-up (1 = the ELBO).
+    loss_and_grad, prepare: another objective and data (experiments.py); None: the practical's,
+    the negative ELBO (negative_elbo_and_grad) of binarised images (data.binarise).
     Returns (theta, adam_state, mean train objective in nats per image, images seen).
     Raises TrainingDiverged on a non-finite ELBO or gradient.
     """
     order = rng.permutation(len(images))
     total, seen = 0.0, 0
     for start in range(0, len(images), batch_size):
-        batch = data.binarise(images[order[start:start + batch_size]], rng)
+        batch = (prepare or data.binarise)(images[order[start:start + batch_size]], rng)
         # The reported ELBO comes from the same forward pass as the gradient.
-        loss, grads = negative_elbo_and_grad(unflatten(theta, like), batch, kl_weight)
+        loss, grads = (loss_and_grad or negative_elbo_and_grad)(unflatten(theta, like), batch, kl_weight)
         grad = flatten(grads, theta.dtype)
         if not (onp.isfinite(loss) and onp.all(onp.isfinite(grad))):
             raise TrainingDiverged("the ELBO or its gradient became %s" % loss)

@@ -113,12 +113,12 @@ def gradient_variance(estimator, nets, batch, draws, seed):
     """{network: mean over its parameters of the variance of d(estimate)/d(parameter) across
     `draws` noise draws on one batch}, and the same for the squared mean gradient (the signal)."""
     gradient = grad(lambda nets: estimator(nets[0], nets[1], batch))
-    npr.seed(seed)
     draws_of = {"decoder": [], "encoder": []}
-    for _ in range(draws):
-        g_gen, g_rec = gradient(nets)
-        draws_of["decoder"].append(vae.flatten((g_gen,), onp.float64))
-        draws_of["encoder"].append(vae.flatten((g_rec,), onp.float64))
+    with vae.seeded_global_rng(seed):   # the training's own noise goes on untouched
+        for _ in range(draws):
+            g_gen, g_rec = gradient(nets)
+            draws_of["decoder"].append(vae.flatten((g_gen,), onp.float64))
+            draws_of["encoder"].append(vae.flatten((g_rec,), onp.float64))
     out = {}
     for network, g in draws_of.items():
         g = onp.array(g)
@@ -297,11 +297,11 @@ def decoder_elbo(log_prob, gen_params, rec_params, x):
 def importance_sampled(log_prob, gen_params, rec_params, x, samples, seed):
     """log p(x) >= log mean_k p(x|z_k) p(z_k) / q(z_k|x), K = samples: (n,) nats."""
     from scipy.special import logsumexp
-    npr.seed(seed)
+    rng = onp.random.default_rng(seed)
     mean, log_std = onp.split(vae.neural_net_predict(rec_params, x), 2, axis=1)
     log_w = []
     for _ in range(samples):
-        z = mean + onp.exp(log_std) * npr.randn(*mean.shape)
+        z = mean + onp.exp(log_std) * rng.standard_normal(mean.shape, dtype=mean.dtype)
         log_w.append(log_prob(x, vae.neural_net_predict(gen_params, z)) + log_normal(z, 0.0, 0.0)
                      - log_normal(z, mean, log_std))
     return logsumexp(onp.array(log_w, dtype=onp.float64), axis=0) - math.log(samples)
@@ -362,8 +362,12 @@ numbers and the Gaussian's are log-densities of the same dequantised data, and c
        b["test_elbo"], b["log_likelihood"], b["missing_log_normaliser"])
 
     def figure(fig):
-        grids = [("test images", test_grey[:10])] + [
-            ("%s: %s" % (kind, name.replace("_", " ")), shown[name][i])
+        def label(name):
+            value = "%.1f nats" % rows[name]["log_likelihood"]
+            return "%s (log p(x) %s)" % (name.replace("_", " "), "not defined; its formula gives " + value
+                                         if rows[name].get("not_a_log_likelihood") else "= " + value)
+        grids = [("test images (grey levels)", test_grey[:10])] + [
+            ("%s, %s" % (kind, label(name)), shown[name][i])
             for i, kind in ((1, "reconstructions"), (0, "samples")) for name in DECODERS]
         for i, (title, images) in enumerate(grids):
             ax = fig.add_subplot(len(grids), 1, i + 1)
@@ -385,6 +389,12 @@ def pca(images, components):
     return mean, vt[:components]
 
 
+def shown(path):
+    """path relative to the repository when inside it."""
+    relative = os.path.relpath(path, HERE)
+    return path if relative.startswith("..") else relative
+
+
 def trained_vae(args, checkpoint, latent_dim, train_images, desc):
     """A checkpoint of vae.py with latent dimension latent_dim, or a model trained here."""
     sizes = vae.layer_sizes(latent_dim, args.hidden_units, 2)
@@ -399,16 +409,18 @@ def run_pca(args):
     train_images, test_images, test_labels = load(args)
     fit_on = train_images[:args.pca_images]
     (gen, rec), source = trained_vae(args, args.checkpoint, args.latent_dim, train_images, "VAE L = %d" % args.latent_dim)
+    active = vae.active_units(vae.posterior_means(rec, test_images))
     mean, components = pca(fit_on, args.latent_dim)
-    pca_recon = onp.clip(mean + (test_images - mean) @ components.T @ components, 0, 1)
+    project = lambda k: onp.clip(mean + (test_images - mean) @ components[:k].T @ components[:k], 0, 1)  # noqa: E731
+    pca_recon = project(args.latent_dim)
     vae_recon = vae.sigmoid(vae.neural_net_predict(gen, vae.posterior_means(rec, test_images)))
-    errors = {"pca": float(onp.mean(onp.sum((pca_recon - test_images) ** 2, axis=1))),
-              "vae": float(onp.mean(onp.sum((vae_recon - test_images) ** 2, axis=1)))}
+    error = lambda recon: float(onp.mean(onp.sum((recon - test_images) ** 2, axis=1)))  # noqa: E731
+    errors = {"pca": error(pca_recon), "pca_as_many_as_active_units": error(project(active)), "vae": error(vae_recon)}
     (gen2, rec2), source2 = trained_vae(args, args.checkpoint_2d, 2, train_images, "VAE L = 2")
     _, components2 = pca(fit_on, 2)
     pca_2d = (test_images - fit_on.mean(axis=0)) @ components2.T
     vae_2d = vae.posterior_means(rec2, test_images)
-    results = {"config": vars(args), "latent_dim": args.latent_dim, "vae_checkpoint": source,
+    results = {"config": vars(args), "latent_dim": args.latent_dim, "vae_active_units": active, "vae_checkpoint": source,
                "vae_2d_checkpoint": source2, "squared_error_per_image": errors,
                "test_images": len(test_images)}
     summary = """# PCA beside the VAE
@@ -420,12 +432,17 @@ maps back (clipped to [0, 1]); the VAE decodes the posterior mean, sigmoid(f(mu(
 | | squared error per image (sum over 784 pixels) |
 | --- | --- |
 | PCA, %d components | %.2f |
-| VAE, L = %d | %.2f |
+| PCA, %d components (the VAE's active units) | %.2f |
+| VAE, L = %d (%d active units) | %.2f |
+
+PCA minimises exactly this squared error; the VAE maximises a likelihood of binary pixels,
+with a KL term that leaves most of its latent dimensions unused.
 
 The second panel puts the test images' 2-D PCA projection beside the posterior means of the
 VAE with L = 2 (%s), coloured by digit.
-""" % (" --quick" if args.quick else "", args.latent_dim, len(fit_on), args.latent_dim, os.path.relpath(source, HERE),
-       len(test_images), args.latent_dim, errors["pca"], args.latent_dim, errors["vae"], os.path.relpath(source2, HERE))
+""" % (" --quick" if args.quick else "", args.latent_dim, len(fit_on), args.latent_dim, shown(source),
+       len(test_images), args.latent_dim, errors["pca"], active, errors["pca_as_many_as_active_units"], args.latent_dim,
+       active, errors["vae"], shown(source2))
 
     def figure(fig):
         ax = fig.add_subplot(1, 3, 1)
@@ -438,6 +455,8 @@ VAE with L = 2 (%s), coloured by digit.
             ax = fig.add_subplot(1, 3, i + 2)
             ax.scatter(points[:, 0], points[:, 1], c=colours(test_labels % 10), s=3, alpha=0.6)
             ax.set_title(title, fontsize=9)
+        ax.legend(handles=[plotting.pyplot().Line2D([], [], marker="o", linestyle="", color=colours(d), label=str(d))
+                           for d in range(10)], fontsize=7, loc="upper right", title="digit")
         fig.set_size_inches(14, 4.5)
     write_outputs(args.out_dir, results, summary, figure)
     return results
@@ -447,10 +466,10 @@ VAE with L = 2 (%s), coloured by digit.
 # The command line
 
 EXPERIMENTS = {
-    "estimators": (run_estimators, "about 5 min here", 30),
-    "latent-dim": (run_latent_dim, "about 12 min here", 20),
-    "decoders": (run_decoders, "about 6 min here", 20),
-    "pca": (run_pca, "under a minute here with the shipped checkpoints", 30),
+    "estimators": (run_estimators, "two models, 30 epochs each: about 4 min here", 30),
+    "latent-dim": (run_latent_dim, "seven models, 20 epochs each: about 8 min here", 20),
+    "decoders": (run_decoders, "three models, 20 epochs each: about 5 min here", 20),
+    "pca": (run_pca, "seconds with the shipped checkpoints (docs/), else two models of 30 epochs", 30),
 }
 QUICK = {"num_train": 400, "num_test": 200, "epochs": 2, "draws": 5, "latent_dims": [2, 5], "measure_at": [1, 2],
          "iwae_samples": 5, "iwae_images": 50, "pca_images": 400, "hidden_units": 50}
@@ -459,7 +478,7 @@ QUICK = {"num_train": 400, "num_test": 200, "epochs": 2, "draws": 5, "latent_dim
 def parse_args(argv=None):
     p = vae.ArgumentParser(
         prog="experiments.py", formatter_class=vae.HelpFormatter,
-        description="The lecture notes' experiments on the practical's VAE. Each writes figure.png, "
+        description="The lecture notes' experiments on the practical's VAE. Each writes figure.png,\n"
                     "results.json, summary.md and its models' checkpoints to experiments/NAME/.\n"
                     + "\n".join("  %-11s %s" % (k, v[1]) for k, v in EXPERIMENTS.items()))
     p.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")

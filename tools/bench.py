@@ -238,12 +238,12 @@ def breakdown(args):
 
 
 def machine():
-    import autograd
+    from importlib.metadata import version
     import numpy
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     versions = {"python": platform.python_version(), "numpy": numpy.__version__,
-                "autograd": getattr(autograd, "__version__", "?")}
+                "autograd": version("autograd")}
     for name in ("torch", "jax"):
         if importlib.util.find_spec(name):
             versions[name] = __import__(name).__version__

@@ -23,7 +23,7 @@ import time
 import autograd.numpy as np
 import autograd.numpy.random as npr
 import numpy as onp
-from autograd import grad, value_and_grad
+from autograd import grad
 
 import data
 import plotting
@@ -134,7 +134,7 @@ def run_estimators(args):
     at = sorted({e for e in args.measure_at if e <= args.epochs} | {args.epochs})
     variances, curves, finals = {}, {}, {}
     for name, estimator in ESTIMATORS.items():
-        loss_and_grad = value_and_grad(lambda nets, x, kl_weight, f=estimator: -f(nets[0], nets[1], x))
+        loss_and_grad = vae.value_and_grad_of_nets(lambda nets, x, kl_weight, f=estimator: -f(nets[0], nets[1], x))
         curves[name] = []
 
         def on_epoch(epoch, nets, name=name):
@@ -314,7 +314,7 @@ def run_decoders(args):
     for name, (per_pixel, log_prob, mean_of) in DECODERS.items():
         gen_sizes, rec_sizes = vae.layer_sizes(args.latent_dim, args.hidden_units, 2)
         gen_sizes = gen_sizes[:-1] + [per_pixel * vae.DATA_DIM]
-        loss_and_grad = value_and_grad(
+        loss_and_grad = vae.value_and_grad_of_nets(
             lambda nets, x, kl_weight, f=log_prob: -decoder_elbo(f, nets[0], nets[1], x))
         nets, history = train((gen_sizes, rec_sizes), train_images, args, name, loss_and_grad, prepare=dequantise)
         save_model(args.out_dir, "decoder_%s" % name, nets, args, history)

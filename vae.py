@@ -197,9 +197,30 @@ def negative_elbo(nets, batch, kl_weight=1.0):
     return -(elbo + (1.0 - kl_weight) * kl)
 
 
-# Differentiate with respect to the list of (W, b): autograd's gradient of
-# slicing one flat vector would scatter with np.add.at, which is slow.
-negative_elbo_and_grad = value_and_grad(negative_elbo)
+def value_and_grad_of_nets(loss):
+    """loss_and_grad(nets, *args) -> (loss(nets, *args), its gradient shaped like nets).
+
+    autograd builds the gradient of each nested container (the pair, each net, each (W, b))
+    as zeros of its whole size plus each part, and the gradient of slicing one flat vector
+    scatters with np.add.at; both are slow, so this differentiates one flat list of arrays.
+    """
+    def of_arrays(arrays, nets, *args):
+        return loss(shaped_like(arrays, nets), *args)
+    of_arrays_and_grad = value_and_grad(of_arrays)
+
+    def loss_and_grad(nets, *args):
+        value, grads = of_arrays_and_grad([a for net in nets for layer in net for a in layer], nets, *args)
+        return value, shaped_like(grads, nets)
+    return loss_and_grad
+
+
+def shaped_like(arrays, nets):
+    """The flat list arrays (W, b, W, b, ...) as (gen_params, rec_params) shaped like nets."""
+    arrays = iter(arrays)
+    return tuple([(next(arrays), next(arrays)) for _ in net] for net in nets)
+
+
+negative_elbo_and_grad = value_and_grad_of_nets(negative_elbo)
 
 
 def kl_weight_schedule(epoch, warmup_epochs):

@@ -25,13 +25,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "tests" / "grading"
-for path in (ROOT, GRADING, ROOT / "tools"):
+for path in (ROOT, GRADING, ROOT / "tools", ROOT / "tools" / "fixtures"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 import grade_all  # noqa: E402
 import make_handout  # noqa: E402
 import make_reference  # noqa: E402
 import mutants  # noqa: E402
+import student_style  # noqa: E402
 from grading import GradingFailure, cases, observe, results  # noqa: E402
 from grading.submission import OWN, Submission  # noqa: E402
 
@@ -229,11 +230,15 @@ FIXTURES = {
 }
 FIXTURES.update({name: (functools.partial(do_nothing, name), {p: 0 for p in FULL})
                  for name in ["handout"] + sorted(mutants.DO_NOTHING)})
+# The benchmark's correct solutions written as students write them (tools/bench.py).
+FIXTURES.update({"student_" + name: (lambda tmp, name=name: student_style.write_solution(tmp / name, name), FULL)
+                 for name in student_style.VARIANTS})
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, ref, private_refs, tmp_path):
-    """The reference and a correct solution written differently score 100, the original
+    """The reference, a correct solution written differently and the benchmark's student-style
+    solutions score 100, the original
     practical's vae.py Task 1 only, and doing nothing (the handout's stubs, the original handout's
     `return 0.0`, constants, the inputs) 0 on every test: under the stored cases and under
     private sets (ten with --full)."""

@@ -34,8 +34,9 @@ SMALL_RUN = ["--epochs", "2", "--num-train", "400", "--batch-size", "100", "--le
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true",
-                     help="run the grading meta-tests in full: ten private sets of cases instead of one, every "
-                          "original-format variant, every -k name (see README, Tests)")
+                     help="run the grading meta-tests in full: every part for each known mistake, ten private "
+                          "sets of cases instead of one, every original-format variant, every -k name "
+                          "(see README, Tests)")
 
 
 def pytest_configure(config):
@@ -43,7 +44,7 @@ def pytest_configure(config):
                                        "representative part of its family)")
 
 
-# With -n 2 (README), these run on one worker each (--dist loadgroup, pytest.ini): the hostile and
+# With -n auto (README), these run on one worker each (--dist loadgroup, pytest.ini): the hostile and
 # autograder modules check what their whole module left behind (processes, files), and a class
 # graded once, or the experiments' quick runs made once, serve several tests.
 ONE_WORKER_MODULES = ("test_grading_hostile.py", "test_autograder.py")

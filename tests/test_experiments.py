@@ -104,17 +104,27 @@ def test_decoders_give_log_densities_and_say_the_bernoulli_is_not_one(quick):
     assert "no valid log-likelihood" in (out_dir / "summary.md").read_text()
 
 
-def test_pca_errors_and_an_exact_pca():
+def test_pca_keeps_the_leading_components():
+    """All components reconstruct exactly; k of them leave exactly the other singular values'
+    energy (Eckart-Young): caught by a PCA without centring, or with the wrong components."""
     rng = np.random.default_rng(0)
-    images = rng.random((50, 784))
+    images = rng.random((50, 784)) * np.linspace(0.1, 2, 784)   # pixels of unequal variance
     mean, components = experiments.pca(images, 49)
     assert np.allclose(mean + (images - mean) @ components.T @ components, images)
+    mean, components = experiments.pca(images, 5)
+    assert np.allclose(components @ components.T, np.eye(5))
+    residual = (images - mean) - (images - mean) @ components.T @ components
+    singular = np.linalg.svd(images - images.mean(axis=0), compute_uv=False)
+    assert np.sum(residual ** 2) == pytest.approx(np.sum(singular[5:] ** 2), rel=1e-9)
 
 
 def test_pca_squared_errors(quick):
     results, _ = quick["pca"]
     errors = results["squared_error_per_image"]
     assert errors["pca"] > 0 and errors["vae"] > 0
+    # Fewer leading components span a subspace of the others': never a smaller error.
+    assert 0 <= results["vae_active_units"] <= results["latent_dim"]
+    assert errors["pca_as_many_as_active_units"] >= errors["pca"] - 1e-6
 
 
 def test_bad_arguments_get_one_line(tmp_path):

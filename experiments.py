@@ -54,9 +54,8 @@ def train(sizes, images, args, desc, loss_and_grad=None, prepare=None, on_epoch=
     from tqdm import tqdm
     npr.seed(args.seed)
     like = tuple(vae.init_net_params(s) for s in sizes)
-    theta = vae.flatten(like).astype(onp.float32)
-    state, rng = adam_init(theta), onp.random.default_rng(args.seed)
-    state = (state[0].astype(onp.float32), state[1].astype(onp.float32), state[2])
+    theta = vae.flatten(like, onp.float32)
+    state, rng = vae.moments_like(theta, adam_init(theta)), onp.random.default_rng(args.seed)
     history = []
     for epoch in range(1, args.epochs + 1):
         with tqdm(total=len(images), desc="%s, epoch %d/%d" % (desc, epoch, args.epochs), unit="img",
@@ -294,19 +293,6 @@ def decoder_elbo(log_prob, gen_params, rec_params, x):
     return np.mean(log_prob(x, vae.neural_net_predict(gen_params, z)) - vae.compute_KL(encoder_output))
 
 
-def importance_sampled(log_prob, gen_params, rec_params, x, samples, seed):
-    """log p(x) >= log mean_k p(x|z_k) p(z_k) / q(z_k|x), K = samples: (n,) nats."""
-    from scipy.special import logsumexp
-    rng = onp.random.default_rng(seed)
-    mean, log_std = onp.split(vae.neural_net_predict(rec_params, x), 2, axis=1)
-    log_w = []
-    for _ in range(samples):
-        z = mean + onp.exp(log_std) * rng.standard_normal(mean.shape, dtype=mean.dtype)
-        log_w.append(log_prob(x, vae.neural_net_predict(gen_params, z)) + log_normal(z, 0.0, 0.0)
-                     - log_normal(z, mean, log_std))
-    return logsumexp(onp.array(log_w, dtype=onp.float64), axis=0) - math.log(samples)
-
-
 def run_decoders(args):
     train_images, test_grey, _ = load(args, grey=True)
     test_x = dequantise(test_grey, onp.random.default_rng(0))
@@ -327,8 +313,8 @@ def run_decoders(args):
             recon = mean_of(vae.neural_net_predict(gen, means))
         logits_test = vae.neural_net_predict(gen, onp.split(vae.neural_net_predict(rec, test_x), 2, axis=1)[0])
         row = {"test_elbo": elbo,
-               "log_likelihood": float(onp.mean(importance_sampled(
-                   log_prob, gen, rec, test_x[:args.iwae_images], args.iwae_samples, vae.EVAL_SEED)))}
+               "log_likelihood": float(onp.mean(vae.iwae_log_likelihood(
+                   gen, rec, test_x[:args.iwae_images], args.iwae_samples, log_prob=log_prob)))}
         if name == "bernoulli":
             # Its "log-likelihood" omits log C(lambda) >= log 2 per pixel: what normalising would add.
             row["missing_log_normaliser"] = float(onp.mean(onp.sum(log_normaliser(logits_test), axis=1)))
@@ -409,16 +395,16 @@ def run_pca(args):
     train_images, test_images, test_labels = load(args)
     fit_on = train_images[:args.pca_images]
     (gen, rec), source = trained_vae(args, args.checkpoint, args.latent_dim, train_images, "VAE L = %d" % args.latent_dim)
-    active = vae.active_units(vae.posterior_means(rec, test_images))
-    mean, components = pca(fit_on, args.latent_dim)
+    vae_means = vae.posterior_means(rec, test_images)
+    active = vae.active_units(vae_means)
+    mean, components = pca(fit_on, max(args.latent_dim, 2))   # the 2-D projection's too
     project = lambda k: onp.clip(mean + (test_images - mean) @ components[:k].T @ components[:k], 0, 1)  # noqa: E731
     pca_recon = project(args.latent_dim)
-    vae_recon = vae.sigmoid(vae.neural_net_predict(gen, vae.posterior_means(rec, test_images)))
+    vae_recon = vae.sigmoid(vae.neural_net_predict(gen, vae_means))
     error = lambda recon: float(onp.mean(onp.sum((recon - test_images) ** 2, axis=1)))  # noqa: E731
     errors = {"pca": error(pca_recon), "pca_as_many_as_active_units": error(project(active)), "vae": error(vae_recon)}
     (gen2, rec2), source2 = trained_vae(args, args.checkpoint_2d, 2, train_images, "VAE L = 2")
-    _, components2 = pca(fit_on, 2)
-    pca_2d = (test_images - fit_on.mean(axis=0)) @ components2.T
+    pca_2d = (test_images - mean) @ components[:2].T
     vae_2d = vae.posterior_means(rec2, test_images)
     results = {"config": vars(args), "latent_dim": args.latent_dim, "vae_active_units": active, "vae_checkpoint": source,
                "vae_2d_checkpoint": source2, "squared_error_per_image": errors,

@@ -228,6 +228,13 @@ def kl_weight_schedule(epoch, warmup_epochs):
     return 1.0 if warmup_epochs == 0 else min(1.0, (epoch - 1) / warmup_epochs)
 
 
+def moments_like(theta, adam_state):
+    """ADAM's (m, v, t) with m and v in theta's precision, as Figure 5 has them shaped like it,
+    whatever adam_init's zeros were (np.zeros gives float64)."""
+    m, v, t = adam_state
+    return onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t
+
+
 # A diverging step is reported as TrainingDiverged, not as a screenful of warnings.
 @onp.errstate(all="ignore")
 def train_epoch(theta, adam_state, like, images, batch_size, learning_rate, rng,
@@ -368,17 +375,18 @@ def latent_manifold(gen_params, grid_size=20):
     return z, sigmoid(neural_net_predict(gen_params, z))
 
 
-def log_importance_weights(gen_params, rec_params, images, num_samples, rng):
+def log_importance_weights(gen_params, rec_params, images, num_samples, rng, log_prob=None):
     """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q(z|x).
 
-    images: (n, D). Returns (n, num_samples), in float64 nats.
+    images: (n, D); log_prob(x, decoder output) -> (n,): log p(x|z), bernoulli_log_prob if None
+    (experiments.py passes other decoders'). Returns (n, num_samples), in float64 nats.
     """
     mean, log_std = onp.split(neural_net_predict(rec_params, images), 2, axis=1)
     n, latent_dim = mean.shape
     eps = rng.standard_normal((n, num_samples, latent_dim), dtype=mean.dtype)
     z = mean[:, None, :] + onp.exp(log_std)[:, None, :] * eps
     logits = neural_net_predict(gen_params, z.reshape(n * num_samples, latent_dim))
-    log_px = bernoulli_log_prob(onp.repeat(images, num_samples, axis=0), logits)
+    log_px = (log_prob or bernoulli_log_prob)(onp.repeat(images, num_samples, axis=0), logits)
     # log N(z|0, I) - log N(z|mu, sigma^2): the 2 pi terms cancel, and (z - mu) / sigma = eps.
     log_pz_minus_log_qz = (-0.5 * onp.sum(onp.square(z, dtype=onp.float64), axis=2)
                            + 0.5 * onp.sum(onp.square(eps, dtype=onp.float64), axis=2)
@@ -387,13 +395,14 @@ def log_importance_weights(gen_params, rec_params, images, num_samples, rng):
 
 
 def iwae_log_likelihood(gen_params, rec_params, images, num_samples, seed=EVAL_SEED,
-                        max_rows=10000):
+                        max_rows=10000, log_prob=None):
     """Importance-weighted estimate of log p(x) for each image, in nats, shape (n,):
     log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x), K = num_samples.
 
     A lower bound that tightens as K grows (Burda et al., 2016); never below
     the ELBO in expectation. Decodes at most max_rows latent vectors at a time
-    (about 200 MB in float32), so memory does not grow with K.
+    (about 200 MB in float32), so memory does not grow with K. log_prob: as in
+    log_importance_weights.
     """
     from scipy.special import logsumexp
     rng = onp.random.default_rng(seed)
@@ -405,7 +414,7 @@ def iwae_log_likelihood(gen_params, rec_params, images, num_samples, seed=EVAL_S
         log_sum = onp.full(len(x), -onp.inf)
         for k in range(0, num_samples, samples_per_chunk):
             log_w = log_importance_weights(gen_params, rec_params, x,
-                                           min(samples_per_chunk, num_samples - k), rng)
+                                           min(samples_per_chunk, num_samples - k), rng, log_prob)
             log_sum = onp.logaddexp(log_sum, logsumexp(log_w, axis=1))
         estimates.append(log_sum - math.log(num_samples))
     return onp.concatenate(estimates)
@@ -677,14 +686,12 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
     Returns (theta, interrupted, state); appends to history."""
     from tqdm import tqdm
 
-    (m, v, t), rng = adam_init(theta), onp.random.default_rng(args.seed)
+    adam_state, rng = adam_init(theta), onp.random.default_rng(args.seed)
     if resume is not None:
-        (m, v, t), rng_state, npr_state = resume
+        adam_state, rng_state, npr_state = resume
         rng.bit_generator.state = rng_state
         npr.set_state(npr_state)
-    # The moments in theta's precision, as Figure 5 has them shaped like it, whatever
-    # adam_init's zeros were (np.zeros gives float64).
-    adam_state = (onp.asarray(m, dtype=theta.dtype), onp.asarray(v, dtype=theta.dtype), t)
+    adam_state = moments_like(theta, adam_state)
     state = resume   # what the checkpoint keeps to continue exactly (unchanged if nothing trains)
     first = len(history) + 1
     for epoch in range(first, first + args.epochs):
@@ -761,7 +768,7 @@ def run(args):
     like = (gen_params, rec_params)
     stop_requested = install_stop_on_interrupt()
     try:
-        theta, interrupted, state = train(flatten(like).astype(onp.float32), like, train_images, test_images,
+        theta, interrupted, state = train(flatten(like, onp.float32), like, train_images, test_images,
                                           history, args, checkpoint_path, stop_requested, resume)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)

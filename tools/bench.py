@@ -147,8 +147,7 @@ def measure_interleaved(args, tmp):
     for round_ in range(args.rounds):
         for name, (vae_module, adam_module) in programs.items():
             vae_module.adam_step = adam_module.adam_step   # the solution's own ADAM
-            m, v, t = adam_module.adam_init(theta)
-            state = (np.asarray(m, np.float32), np.asarray(v, np.float32), t)   # as vae.train() keeps them
+            state = vae_module.moments_like(theta, adam_module.adam_init(theta))   # as vae.train() keeps them
             start = time.perf_counter()
             vae_module.train_epoch(theta.copy(), state, like, images, 200, 1e-3, np.random.default_rng(round_))
             seconds[name].append((time.perf_counter() - start) * 60000 / len(images))

@@ -141,6 +141,8 @@ def scores_of(failures, parts=None):
 def full_only(values, default, name=lambda v: v):
     """values as pytest parameters, those whose name is not in default marked `full`: run with
     --full only (tests/conftest.py), the default run keeping a representative part."""
+    unknown = set(default) - {name(v) for v in values}
+    assert not unknown, "not in the family, so never run by default: %s" % sorted(unknown)
     return [v if name(v) in default else pytest.param(v, marks=pytest.mark.full) for v in values]
 
 

@@ -313,6 +313,16 @@ def test_iwae_is_log_mean_of_importance_weights(tiny):
     np.testing.assert_allclose(single, one_w[:, 0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("max_rows", [1, 1000])
+def test_iwae_uses_the_decoder_likelihood_it_is_given(tiny, max_rows):
+    """log_prob (experiments.py's other decoders) replaces log p(x|z) in every chunk: a likelihood
+    shifted by c shifts log p(x) by exactly c; caught if it is ignored anywhere."""
+    shifted = lambda x, logits: vae.bernoulli_log_prob(x, logits) + 5.0  # noqa: E731
+    plain = vae.iwae_log_likelihood(tiny.gen, tiny.rec, tiny.x, 6, seed=0, max_rows=max_rows)
+    got = vae.iwae_log_likelihood(tiny.gen, tiny.rec, tiny.x, 6, seed=0, max_rows=max_rows, log_prob=shifted)
+    np.testing.assert_allclose(got, plain + 5.0, rtol=1e-12)
+
+
 @pytest.mark.parametrize("max_rows", [1, 3, 8, 16, 1000])
 def test_iwae_does_not_depend_on_chunking(tiny, max_rows):
     """Chunks over images and over samples draw the Generator's stream in the same order,

@@ -7,6 +7,7 @@
     submission.py     the grader's handle on one submission: calls, gradients, timeouts
     cases.py          the stored reference cases (tests/reference/*.npz) and how each is run
     answers.py        the reference's recorded answers to the stand-ins' calls (no double penalty)
+    layout.py         where the submission is, which layout each part is in, the observed run's data
     observe.py        a script written on the original handout, graded by watching it run
     judge.py          comparing results with the expected ones, and the messages to the student
     results.py        the points table (points.json), the summary and Gradescope's results.json
@@ -19,3 +20,11 @@ The pytest files in tests/grading are front-ends to these; tools/ holds the comm
 
 class GradingFailure(AssertionError):
     """A check failed; str() is the whole message shown to the student."""
+
+
+class PartialCredit(GradingFailure):
+    """A recognisable slip: the test earns its points minus `lost` (points.json's "slips")."""
+
+    def __init__(self, message, lost):
+        super().__init__(message)
+        self.lost = float(lost)

@@ -3,240 +3,422 @@
 Most solutions of the practical in the wild keep the original handout's layout: ADAM
 (Task 2) and Task 3 are code in the `if __name__ == "__main__":` block (or at module
 level), not functions. For the parts a submission does not write as functions, the
-worker runs that code (worker.py, Worker.observe) on a small data set in place of MNIST
-(the grader's first 200 training and 20 test images), with Gaussian noise from a stream
-the grader can replay, the handout's given functions, and the sampler answered by the
-grader, and records:
+worker (worker.py, Worker.observe) runs that code statement by statement on a small data
+set in place of MNIST (layout.py), with Gaussian noise from a stream this grader replays
+and the handout's given functions. An error is recorded and the run goes on with the next
+statement, so that it costs only what it prevents.
 
-- every call of the gradient function made with autograd's grad (or value_and_grad): the
-  parameters and the gradient, on a fixed subset of the coordinates (ADAM works
-  coordinate by coordinate, so a subset shows every rule of Figure 5);
-- the decoder and encoder last used outside a gradient (after training: Task 3's);
-- every array saved with save_images, whatever its file name.
+In that run, Task 1's functions are this grader's: every call of vae_lower_bound, the
+sampler, bernoulli_log_prob and compute_KL, and every gradient autograd asks of them, is
+answered here with the practical's maths (Run.answer). Tasks 2 and 3 are then judged
+whatever state Task 1 is in, and the grader itself sees the networks and the gradient of
+every training step. The first FOLLOW steps get the bound's gradient, the later ones a
+gradient of 0: Figure 5 is checked on every step (the later ones move by momentum alone),
+a wrong ADAM cannot wreck the model that Task 3 is judged on, and the run stays short
+whatever the number of epochs. The worker records the networks used after training, every array
+given to save_images, the sizes of the Gaussian draws, and the statements that failed.
 
-The trace is data, and the judging below recomputes everything it relies on: Figure 5's
-steps from the recorded gradients, the decoder's probabilities from the recorded networks
-and the replayed noise, the test images from the grader's own copy. A forged trace earns
-nothing that doing the task would not.
+Judged here, from what this grader computed or can recompute:
+- Task 2: the parameters the bound was given at each step, on a fixed set of coordinates,
+  against Figure 5 applied to the gradients this grader handed out (times the factor the
+  submission's objective put on them: the bound, or the loss). Steps that plain SGD or
+  sign descent would make as well earn nothing.
+- Task 3: the networks used after training must be the ones training produced, and must
+  depend on their inputs; the saved images are found by matching: decoded prior samples,
+  the test images and their reconstructions, and interpolations between test images, with
+  the recognisable slips (logits, another number of images or frames, means for samples or
+  the reverse, other test images, fewer pairs) costing points.json's "slips".
+A forged trace earns nothing that doing the task would not.
 """
-import ast
-from pathlib import Path
+import secrets
 
+import autograd.numpy as anp
 import numpy as np
+from autograd import make_vjp
 
-from grading import GradingFailure, given
+from grading import GradingFailure, PartialCredit, given, layout, results
 
-SEED = 2020
-TRAIN, TEST = 200, 20
-NUM_IMAGES, NUM_FRAMES, PAIRS = 25, 25, 5
+NUM_IMAGES, NUM_FRAMES = 25, 25
+PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 RTOL, ATOL = 1e-6, 1e-9
 FIGURE_5 = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+SUBSET = (192, 64)        # coordinates followed: random ones, and the smallest gradients of the first step
+FOLLOW = 12               # training steps given the bound's gradient; after them, a gradient of 0
+MAX_STEPS = 20000
+MAX_REPLAY = 5 * 10 ** 8  # Gaussian values regenerated at most (draws past it are unknown)
+KEEP_DRAW = 10 ** 6       # values of one post-training draw kept for Task 3
+NEEDS_HUMAN = "needs a human look: "
 
-_small = {}
 
-
-def small_mnist(root):
-    """The grader's small data set: the first 200 training and 20 test images of MNIST."""
-    if "data" not in _small:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("_grader_data", str(Path(root) / "data.py"))
-        data = importlib.util.module_from_spec(spec)
-        import sys
-        sys.path.insert(0, str(root))
-        try:
-            spec.loader.exec_module(data)
-            _, train, train_labels, test, test_labels = data.load_mnist(str(Path(root) / "mnist"))
-        finally:
-            sys.path.pop(0)
-        _small["data"] = {"train": np.asarray(train[:TRAIN], dtype=np.float64),
-                          "test": np.asarray(test[:TEST], dtype=np.float64),
-                          "train_labels": np.argmax(train_labels[:TRAIN], axis=1),
-                          "test_labels": np.argmax(test_labels[:TEST], axis=1)}
-    return _small["data"]
+def slips(part):
+    return results.load_points().get("slips", {}).get(part, {})
 
 
 # ---------------------------------------------------------------------------
-# Which format each part is in (read statically: nothing of the submission runs here)
+# The practical's maths, with which this grader answers Task 1's functions in an observed run
 
-def _tree(path):
+def halves(encoder_output):
+    latent = encoder_output.shape[-1] // 2
+    return encoder_output[..., :latent], encoder_output[..., latent:]
+
+
+def sample(encoder_output, eps):
+    mean, log_std = halves(encoder_output)
+    return mean + anp.exp(log_std) * eps              # eq. (15)
+
+
+def log_bernoulli(targets, logits):
+    return anp.sum(targets * logits - anp.logaddexp(0.0, logits), axis=-1)   # eq. (3), stable
+
+
+def kl(encoder_output):
+    mean, log_std = halves(encoder_output)
+    return 0.5 * anp.sum(anp.exp(2 * log_std) + mean ** 2 - 1 - 2 * log_std, axis=-1)   # eq. (12)
+
+
+def bound(nets, data, eps):
+    """eq. (14) with one sample per image, the mean over the batch."""
+    gen, rec = nets
+    encoder_output = given.neural_net_predict(rec, data)
+    logits = given.neural_net_predict(gen, sample(encoder_output, eps))
+    return anp.mean(log_bernoulli(data, logits) - kl(encoder_output))
+
+
+def _forward(net, h):
+    """The given MLP (ReLU hidden layers, linear output); also each layer's input, for _backward."""
+    inputs = []
+    for i, (W, b) in enumerate(net):
+        inputs.append(h)
+        h = h @ W + b
+        if i < len(net) - 1:
+            h = h * (h > 0)
+    return h, inputs
+
+
+def _backward(net, inputs, g):
+    """The gradient of the network's parameters [(dW, db)] and of its input, for the output's g."""
+    grads = [None] * len(net)
+    for i in reversed(range(len(net))):
+        W, _ = net[i]
+        grads[i] = (inputs[i].T @ g, g.sum(axis=0))
+        g = g @ W.T
+        if i > 0:
+            g = g * (inputs[i] > 0)   # a hidden layer's input is relu(pre): relu'(pre) = (input > 0)
+    return grads, g
+
+
+def plain_bound(nets, data, eps):
+    """bound(nets, data, eps) in float32, as training computes it (an observed run asks for many)."""
+    gen, rec = ([(W.astype(np.float32), b.astype(np.float32)) for W, b in net] for net in nets)
+    x, e = np.atleast_2d(data).astype(np.float32), np.atleast_2d(eps).astype(np.float32)
+    encoder_output, _ = _forward(rec, x)
+    mean, log_std = halves(encoder_output)
+    logits, _ = _forward(gen, mean + np.exp(log_std) * e)
+    log_px = np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)
+    return float(np.mean(log_px - 0.5 * np.sum(np.exp(2 * log_std) + mean ** 2 - 1 - 2 * log_std, axis=1)))
+
+
+def bound_and_gradient(nets, data, eps):
+    """bound(nets, data, eps) and its gradient with respect to both networks, ([gen grads], [rec grads]),
+    by hand: the grader computes one per training step of an observed run."""
+    # float32, as training computes: the submission gets exactly the gradient recorded here, so
+    # Figure 5's check does not depend on its precision.
+    gen, rec = ([(W.astype(np.float32), b.astype(np.float32)) for W, b in net] for net in nets)
+    x, e = np.atleast_2d(data).astype(np.float32), np.atleast_2d(eps).astype(np.float32)
+    batch = len(x)
+    encoder_output, rec_inputs = _forward(rec, x)
+    mean, log_std = halves(encoder_output)
+    std = np.exp(log_std)
+    z = mean + std * e                                               # eq. (15)
+    logits, gen_inputs = _forward(gen, z)
+    log_px = np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)   # eq. (3)
+    kl_rows = 0.5 * np.sum(std ** 2 + mean ** 2 - 1 - 2 * log_std, axis=1)   # eq. (12)
+    value = np.mean(log_px - kl_rows)
+    with np.errstate(over="ignore"):
+        probabilities = 0.5 * (np.tanh(0.5 * logits) + 1.0)
+    gen_grads, dz = _backward(gen, gen_inputs, (x - probabilities) / batch)
+    d_mean = dz - mean / batch
+    d_log_std = dz * std * e - (std ** 2 - 1) / batch
+    rec_grads, _ = _backward(rec, rec_inputs, np.concatenate([d_mean, d_log_std], axis=1))
+    as64 = lambda grads: [(dW.astype(np.float64), db.astype(np.float64)) for dW, db in grads]  # noqa: E731
+    return float(value), (as64(gen_grads), as64(rec_grads))
+
+
+MATHS = {"sample_latent_variables_from_posterior": lambda args, eps: sample(args[0], eps),
+         "bernoulli_log_prob": lambda args, eps: log_bernoulli(args[0], args[1]),
+         "compute_KL": lambda args, eps: kl(args[0])}
+
+
+def _floats(value, what):
     try:
-        if path.stat().st_size > 1 << 20:
-            return None
-        return ast.parse(path.read_text(errors="replace"))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GradingFailure("%s is not an array of numbers" % what)
+    return array
 
 
-def _functions(tree):
-    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))} if tree else set()
+def _network(value, what):
+    """A list of (W, b), float64, each layer's input the previous one's output."""
+    try:
+        net = [(_floats(W, what), _floats(b, what)) for W, b in value]
+    except (TypeError, ValueError):
+        raise GradingFailure("%s is not a list of (W, b) layers" % what)
+    ok = len(net) > 0 and all(W.ndim == 2 and b.shape == W.shape[1:] for W, b in net) and \
+        all(a[0].shape[1] == b[0].shape[0] for a, b in zip(net, net[1:]))
+    if not ok:
+        raise GradingFailure("%s is not a list of (W, b) layers whose shapes chain" % what)
+    return net
 
 
-def _runs_code(tree):
-    """Has a main block, or module-level statements beyond imports, definitions and assignments."""
-    if tree is None:
-        return False
-    quiet = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
-             ast.AnnAssign, ast.Expr)
-    for node in tree.body:
-        if isinstance(node, ast.If) or not isinstance(node, quiet):
-            return True
-        if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant):
-            return True
-    return False
-
-
-def trains_at_module_level(folder):
-    """A vae.py with no main block whose module-level code runs a training (calls grad)."""
-    tree = _tree(Path(folder) / "vae.py")
-    if tree is None or any(isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and
-                           isinstance(n.test.left, ast.Name) and n.test.left.id == "__name__" for n in tree.body):
-        return False
-    return _runs_code(tree)
-
-
-def formats(folder):
-    """{part: "functions" or "observed"} for Tasks 2 and 3 (Task 1 is always functions): a part
-    is observed when its function is not written but the script runs code that could do it."""
-    folder = Path(folder)
-    vae, adam = _tree(folder / "vae.py"), _tree(folder / "adam.py")
-    runs = _runs_code(vae)
-    out = {}
-    task2 = "functions" if (folder / "adam.py").exists() or not runs else "observed"
-    out["2.1"] = out["2.2"] = task2
-    for part, name in (("3.1", "generate_from_prior"), ("3.2", "reconstruct"), ("3.3", "interpolate")):
-        out[part] = "functions" if name in _functions(vae) or not runs else "observed"
-    return out
-
-
-def find_submission(folder):
-    """The folder holding vae.py: folder itself, or its one sub-folder (at any depth up to 3) that
-    holds one. Returns (path, None) or (path, "found in SUB") ."""
-    folder = Path(folder)
-    if (folder / "vae.py").is_file() or (folder / "adam.py").is_file():
-        return folder, None
-    def plain(path):   # no link anywhere between folder and the file, nothing hidden
-        parts = path.relative_to(folder).parts
-        return path.is_file() and not any(part.startswith((".", "__")) for part in parts) and \
-            not any(folder.joinpath(*parts[:i + 1]).is_symlink() for i in range(len(parts)))
-    found = []
-    for depth in ("*/vae.py", "*/*/vae.py", "*/*/*/vae.py"):
-        found += [p.parent for p in folder.glob(depth) if plain(p)]
-        if found:
-            break
-    if len(found) == 1:
-        return found[0], "vae.py found in the sub-folder %s" % found[0].relative_to(folder)
-    return folder, None
+def flat(nets):
+    return np.concatenate([a.ravel() for net in nets for W, b in net for a in (W, b)])
 
 
 # ---------------------------------------------------------------------------
 # The run
 
 class Run:
-    """The observed run of a submission: the trace, the replayed noise, the sampler's answers."""
+    """The observed run of a submission: the trace, the replayed noise, and what this grader
+    recorded when it answered the bound (the training) and the sampler."""
 
     def __init__(self, sub, what="the main block of vae.py"):
-        self.sampled = []      # (encoder output, eps, z) answered to the sampler
+        self.steps = []          # [x, g] on self.index, of each training step (the bound's gradient)
+        self.index = None
+        self.cotangents = []
+        self.tokens = {}         # token -> (step, nets, gradient) of a bound computed in a gradient
+        self.training = None     # the networks of the last step
+        self.first = None        # ... and of the first: Task 3 runs on them if training broke the model
+        self.after = []          # the networks of the bound's plain calls after the last step
+        self.sampled = []        # (step count, encoder output row, z row) answered to the sampler
+        self.extra = []          # vjps of the bound asked with no gradient computed
 
         result = sub.observe(self.answer, what=what)
         trace = result.value if isinstance(result.value, dict) else {}
         self.output = result.output
-        self.x = _matrix(trace.get("steps_x"))
-        values = np.asarray(trace.get("values") if trace.get("values") is not None else [], dtype=np.float64).ravel()
-        # objective is the bound (maximised: ascent) in the handout; a student who made it the loss
-        # (-ELBO, positive) descends, which is as right.
-        self.direction = -1.0 if values.size and np.median(values) > 0 else 1.0
-        self.g = _matrix(trace.get("steps_g"))
-        self.saves = [a for a in trace.get("saves", []) if isinstance(a, np.ndarray) and a.ndim == 2
-                      and a.shape[1] == 784]
-        self.names = [n for n in trace.get("names", []) if isinstance(n, str)]
+        self.calls = trace.get("calls") if type(trace.get("calls")) is int else 0
+        values = _floats(trace.get("values") if trace.get("values") is not None else [], "values").ravel()
+        self.values = values
+        saves = trace.get("saves") if isinstance(trace.get("saves"), list) else []
+        names = trace.get("names") if isinstance(trace.get("names"), list) else []
+        self.saves = [(a.astype(np.float64), names[i] if i < len(names) and isinstance(names[i], str) else "?")
+                      for i, a in enumerate(saves) if isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[1] == 784
+                      and a.dtype.kind in "fiub"]
         self.variables = {k: v for k, v in (trace.get("variables") or {}).items()
                           if isinstance(k, str) and type(v) in (int, float)}
-        self.networks = {}
-        for kind, net in (trace.get("networks") or {}).items():
-            try:
-                self.networks[kind] = [(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
-                                       for W, b in net]
-            except (TypeError, ValueError):
-                pass
-        self.draws = self.replay(trace.get("draw_shapes") or [])
+        self.networks = {"decoder": [], "encoder": []}
+        for kind in self.networks:
+            for net in ((trace.get("networks") or {}).get(kind) or [])[:4]:
+                try:
+                    self.networks[kind].append(_network(net, "a network"))
+                except GradingFailure:
+                    pass
+        self.errors = [e for e in trace.get("errors") or [] if isinstance(e, dict)][:20]
+        self.notes = [n for n in trace.get("notes") or [] if isinstance(n, str)][:20]
+        self.end = trace.get("end") if isinstance(trace.get("end"), str) else "?"
+        self.draws = self.replay(trace.get("draw_shapes") or [], trace.get("draw_calls") or [])
 
-    @staticmethod
-    def replay(shapes):
-        """The Gaussian values of every draw, regenerated here from the shared seed and the sizes."""
-        rng, out = np.random.RandomState(SEED), []
-        for shape in shapes[:20000]:
-            if not (isinstance(shape, list) and all(type(s) is int and 0 <= s for s in shape)):
-                break
-            n = int(np.prod(shape))
-            if n > 10 ** 7:
-                break
-            out.append(rng.standard_normal(n).reshape(shape))
-        return out
+    # -- the stand-ins' calls
 
     def answer(self, question):
-        """The sampler's calls: eq. (15) with the noise the stand-in drew."""
-        if question.get("function") != "sample_latent_variables_from_posterior":
-            raise GradingFailure("no function but the sampler is answered here")
-        try:
-            args = [np.asarray(a, dtype=np.float64) for a in question["args"]]
-            eps = np.asarray(question["noise"], dtype=np.float64)
-            mean, log_std = np.split(args[0], 2, axis=1)
-        except (KeyError, TypeError, ValueError, IndexError):
-            raise GradingFailure("sample_latent_variables_from_posterior(encoder_output) takes the encoder "
-                                 "output, shape (batch, 2 L)")
-        if eps.shape != mean.shape:
-            raise GradingFailure("the sampler's noise does not have the shape of z")
-        if question.get("kind") == "vjp":
-            g = np.asarray(question["g"], dtype=np.float64)
-            return np.concatenate([g, g * np.exp(log_std) * eps], axis=1)
-        z = mean + np.exp(log_std) * eps
-        if len(self.sampled) < 1000 and len(mean) <= 100:
-            self.sampled.append((args[0], z))
-        return z
+        function, kind = question.get("function"), question.get("kind")
+        if function == "vae_lower_bound":
+            return self.answer_bound(question)
+        if function not in MATHS:
+            raise GradingFailure("no function but Task 1's is answered here")
+        args = question.get("args")
+        args = [_floats(a, function) for a in args] if isinstance(args, list) else []
+        eps = _floats(question["noise"], "the noise") if question.get("noise") is not None else None
+        usage = "%s(%s)" % (function, {"sample_latent_variables_from_posterior": "encoder_output",
+                                         "bernoulli_log_prob": "targets, logits",
+                                         "compute_KL": "q_means_and_log_stds"}[function])
+        arity = 2 if function == "bernoulli_log_prob" else 1
+        if len(args) != arity or not all(a.ndim in (1, 2) for a in args) or \
+                (arity == 2 and args[0].shape != args[1].shape) or \
+                (arity == 1 and (args[0].shape[-1] % 2 or (eps is not None and eps.shape != halves(args[0])[0].shape))):
+            raise GradingFailure("%s was called with %s: it takes %s" % (
+                function, ", ".join("shape %s" % (a.shape,) for a in args) or "no arrays", usage))
+        if function == "sample_latent_variables_from_posterior" and eps is None:
+            raise GradingFailure("%s takes the encoder output, shape (batch, 2 L)" % usage)
+        maths = MATHS[function]
+        if kind == "vjp":
+            argnum = question.get("argnum")
+            if type(argnum) is not int or not 0 <= argnum < len(args):
+                raise GradingFailure("%s's gradient was asked for an argument it does not have" % function)
+            vjp, out = make_vjp(lambda x: maths(args[:argnum] + [x] + args[argnum + 1:], eps))(args[argnum])
+            g = _floats(question.get("g"), "a gradient")
+            if g.shape != np.shape(out):
+                raise GradingFailure("%s's gradient was asked for an output of another shape" % function)
+            return np.asarray(vjp(g), dtype=np.float64)
+        out = np.asarray(maths(args, eps), dtype=np.float64)
+        if function == "sample_latent_variables_from_posterior" and len(self.sampled) < 2000:
+            for row, z in zip(np.atleast_2d(args[0]), np.atleast_2d(out)):
+                self.sampled.append((len(self.steps), row, z))
+        return out
 
-    def decoder(self):
-        net = self.networks.get("decoder")
-        if not net:
-            raise GradingFailure("no decoder was used after training (neural_net_predict(gen_params, z)): "
-                                 "nothing of Task 3 was done with the trained model")
-        return net
+    def answer_bound(self, question):
+        if question.get("kind") == "bound_vjp":
+            return self.bound_gradient(question)
+        args = question.get("args")
+        if not (isinstance(args, list) and len(args) == 3):
+            raise GradingFailure("vae_lower_bound takes (gen_params, rec_params, data)")
+        gen, rec = _network(args[0], "gen_params"), _network(args[1], "rec_params")
+        data, eps = _floats(args[2], "data"), _floats(question.get("noise"), "the noise")
+        latent2 = rec[-1][0].shape[1]
+        if data.ndim not in (1, 2) or data.shape[-1] != rec[0][0].shape[0] or latent2 % 2 or \
+                gen[0][0].shape[0] != latent2 // 2 or gen[-1][0].shape[1] != data.shape[-1] or \
+                eps.shape != data.shape[:-1] + (latent2 // 2,):
+            raise GradingFailure("vae_lower_bound(gen_params, rec_params, data) was called with networks and data "
+                                 "whose shapes do not fit: gen_params %s -> %s, rec_params %s -> %s, data %s"
+                                 % (gen[0][0].shape[0], gen[-1][0].shape[1], rec[0][0].shape[0], latent2,
+                                    data.shape))
+        nets = (gen, rec)
+        if question.get("step") is None:
+            if self.training is not None and len(self.after) < 4:
+                self.after.append(nets)
+            return {"value": plain_bound(nets, data, eps), "token": None}
+        if len(self.steps) < FOLLOW:
+            value, gradient = bound_and_gradient(nets, data, eps)
+        else:   # the model stays where FOLLOW steps took it: only momentum moves it on
+            value = plain_bound(nets, data, eps)
+            gradient = tuple([(np.zeros_like(W), np.zeros_like(b)) for W, b in net] for net in nets)
+        token = secrets.token_hex(8)
+        if len(self.tokens) > 8:
+            self.tokens.clear()
+        if self.first is None:
+            self.first = nets
+        self.tokens[token] = (question["step"], nets, gradient)
+        self.training, self.after = nets, []
+        return {"value": float(value), "token": token}
 
-    def encoder(self):
-        net = self.networks.get("encoder")
-        if not net:
-            raise GradingFailure("no encoder was used after training (neural_net_predict(rec_params, images))")
-        return net
+    def bound_gradient(self, question):
+        entry = self.tokens.get(question.get("token"))
+        c = question.get("g")
+        if entry is None or type(c) not in (int, float) or not np.isfinite(c):
+            self.extra.append(question.get("token"))
+            raise GradingFailure("vae_lower_bound's gradient was asked for a call this grader did not make")
+        step, nets, gradient = entry
+        answer = [c * a for net in gradient for W, b in net for a in (W, b)]
+        self.record_step(step, nets, flat(gradient) * c, c)
+        return answer
 
-    def find(self, expected, either_order=False):
-        """The saved arrays whose rows hold expected (k, 784), consecutive, in order (or reversed)."""
-        found = []
-        for i, saved in enumerate(self.saves):
-            for target in ([expected, expected[::-1]] if either_order else [expected]):
-                if _contains(saved, target):
-                    found.append(self.names[i] if i < len(self.names) else "?")
-                    break
-        return found
+    def record_step(self, step, nets, g, c):
+        """One training step: the parameters (the networks the bound got) and the gradient the
+        submission received, on the followed coordinates; a second gradient in the same step adds."""
+        x = flat(nets)
+        if self.index is None:
+            self.index = choose(g)
+        if len(self.steps) >= MAX_STEPS or self.index.max() >= len(x):
+            return
+        if self.steps and self.steps[-1][0] == step:
+            self.steps[-1][2] = self.steps[-1][2] + g[self.index]
+            return
+        self.steps.append([step, x[self.index], g[self.index]])
+        self.cotangents.append(c)
+
+    # -- the replayed noise
+
+    @staticmethod
+    def replay(shapes, phases):
+        """The Gaussian draws made after the last gradient call (Task 3's), regenerated here from the
+        shared seed and the sizes of every draw."""
+        rng, out, total = np.random.RandomState(layout.SEED), [], 0
+        last = max([p for p in phases if type(p) is int], default=0)
+        for i, shape in enumerate(shapes[:20000]):
+            if not (isinstance(shape, list) and len(shape) <= 8 and all(type(s) is int and 0 <= s for s in shape)):
+                break
+            n = int(np.prod(shape, dtype=np.int64))
+            total += n
+            if total > MAX_REPLAY:
+                break
+            keep = i < len(phases) and phases[i] == last and n <= KEEP_DRAW
+            if keep:
+                out.append(rng.standard_normal(n).reshape(shape))
+            else:
+                for start in range(0, n, KEEP_DRAW):
+                    rng.standard_normal(min(KEEP_DRAW, n - start))
+        return out
+
+    # -- what the training made
+
+    def learning_rate(self):
+        for name in ("learning_rate", "alpha", "step_size", "lr"):
+            if name in self.variables and self.variables[name] > 0:
+                return float(self.variables[name])
+        return 0.001
+
+    def trained(self):
+        """The networks Task 3 may use, (decoders, encoders): those the training produced (within one
+        ADAM step of the last training step, or exactly the bound's after it), or those it started
+        from (the worker runs Task 3 on them when the training left a broken model); GradingFailure
+        with what is wrong otherwise."""
+        if self.training is None:
+            raise GradingFailure(NEEDS_HUMAN + "no training was observed (vae_lower_bound was never called inside "
+                                 "the gradient function), so the networks Task 3 used cannot be told to be the "
+                                 "trained ones" + self.error_lines(None))
+        x = np.array([s[1] for s in self.steps])
+        step = np.nanmax(np.abs(np.diff(x, axis=0))) if len(x) > 1 else 0.0
+        tol = 10 * max(step if np.isfinite(step) else 0.0, self.learning_rate()) + 1e-12
+        gen, rec = self.training
+        out = []
+        for kind, reference in (("decoder", gen), ("encoder", rec)):
+            exact = [nets[0 if kind == "decoder" else 1] for nets in self.after + [self.first]]
+            found = [net for net in self.networks[kind] if _close(net, reference, tol) or
+                     any(_close(net, e, 0.0) for e in exact)]
+            if not found:
+                what = "neural_net_predict(gen_params, z)" if kind == "decoder" else \
+                    "neural_net_predict(rec_params, images)"
+                if not self.networks[kind]:
+                    raise GradingFailure("no %s was used after training (%s): nothing of Task 3 was done with the "
+                                         "trained model%s" % (kind, what, self.error_lines("after")))
+                raise GradingFailure("the %s used after training is not the one the training produced: it "
+                                     "differs from the parameters of the last training step by more than one "
+                                     "ADAM step (%s)" % (kind, _fmt_diff(self.networks[kind][0], reference)))
+            out.append(found)
+        return out
+
+    def error_lines(self, when):
+        """The run's errors, in the student's terms: those during or before training (when
+        "training"), after it ("after"), or all (None); and how the run ended if not at the end."""
+        lines = []
+        for e in self.errors:
+            calls = e.get("calls") if type(e.get("calls")) is int else 0
+            after = self.calls > 0 and calls >= self.calls
+            if when is None or (when == "after") == after:
+                at = e.get("at") if isinstance(e.get("at"), str) and e.get("at") else "line %s" % e.get("line")
+                lines.append("the run raised %s: %s\n    at %s" % (str(e.get("type"))[:60], str(e.get("message"))[:200],
+                                                                 at[:300]))
+        if self.end not in ("the end of the script", "?"):
+            lines.append("the run ended with %s" % self.end[:100])
+        return "".join("\n  " + line for line in lines[:4])
 
 
-def _matrix(value):
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return np.zeros((0, 0))
-    return array if array.ndim == 2 else np.zeros((0, 0))
+def _close(net, reference, tol):
+    return len(net) == len(reference) and all(
+        W.shape == W0.shape and b.shape == b0.shape and np.all(np.abs(W - W0) <= tol) and np.all(np.abs(b - b0) <= tol)
+        for (W, b), (W0, b0) in zip(net, reference))
 
 
-def _contains(saved, target):
-    k = len(target)
-    for start in range(0, len(saved) - k + 1):
-        # nan matches nan: a model that training broke (Task 2) still shows whether Task 3 is right.
-        if np.allclose(saved[start:start + k], target, rtol=RTOL, atol=ATOL, equal_nan=True):
-            return True
-    return False
+def _fmt_diff(net, reference):
+    if len(net) != len(reference) or any(W.shape != W0.shape for (W, _), (W0, _) in zip(net, reference)):
+        return "its layers have other shapes"
+    return "up to %.3g" % max(float(np.max(np.abs(W - W0))) for (W, _), (W0, _) in zip(net, reference))
+
+
+def choose(g):
+    """The coordinates to follow: random ones, and the smallest non-zero gradients of the first step,
+    where eps = 1e-8 tells Figure 5 from sign descent even after one step."""
+    n = len(g)
+    chosen = set(np.random.RandomState(layout.SEED).choice(n, min(n, SUBSET[0]), replace=False).tolist())
+    magnitude = np.where(g != 0, np.abs(g), np.inf)
+    for i in np.argsort(magnitude, kind="stable")[:sum(SUBSET)]:
+        if len(chosen) >= sum(SUBSET) or not np.isfinite(magnitude[i]):
+            break
+        chosen.add(int(i))
+    return np.array(sorted(chosen), dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------
-# Task 2 from the steps: Figure 5, ascent on the ELBO (objective is the bound)
+# Task 2 from the steps: Figure 5
 
 def figure5_steps(g, alpha, beta1=0.9, beta2=0.999, eps=1e-8, t0=1, bias=True, eps_inside=False, sign=1.0):
     """The updates Figure 5 makes from the gradients g (K, n): (K, n), for a variant of it."""
@@ -252,28 +434,57 @@ def figure5_steps(g, alpha, beta1=0.9, beta2=0.999, eps=1e-8, t0=1, bias=True, e
     return np.array(out)
 
 
-def adam_verdict(run):
-    """(start right, update right, message or None) for the observed ADAM."""
-    x, g = run.x, run.g
-    if len(x) < 3 or x.shape != g.shape:
-        return False, False, ("the gradient function (objective_grad = grad(objective)) was called %d times: "
-                              "the training loop should call it once per batch and update "
-                              "flattened_current_params with ADAM" % len(x))
-    lr = float(run.variables.get("learning_rate", 0.001))
-    observed = np.diff(x, axis=0)
-    if not np.any(observed):
-        return False, False, "the parameters never changed between the gradient's calls: no ADAM update was made"
+def _fit(observed, unit):
+    """The one factor a with observed = a * unit on every coordinate, or None."""
+    with np.errstate(all="ignore"):
+        ratio = observed / unit
+    ratio = ratio[np.isfinite(ratio) & (np.abs(unit) > 1e-300)]
+    if not ratio.size:
+        return None
+    a = float(np.median(ratio))
+    return a if a != 0 and _agree(observed, a * unit).all() else None
 
-    def agree(predicted, k=None):
-        p = predicted[:len(observed)]
-        ok = np.all(np.isclose(observed, p, rtol=1e-5, atol=1e-12), axis=1)
-        return ok if k is None else ok[k]
-    sign = run.direction
-    right = agree(figure5_steps(g, lr, sign=sign))
-    if right.all():
+
+def _agree(observed, predicted):
+    scale = np.nanmax(np.abs(predicted)) if predicted.size and np.any(np.isfinite(predicted)) else 1.0
+    return np.all(np.isclose(observed, predicted, rtol=1e-5, atol=1e-9 * scale), axis=-1)
+
+
+def adam_verdict(run):
+    """(start right, update right, message or None) for the observed ADAM: the steps the parameters
+    took against Figure 5 applied to the gradients the submission received."""
+    if run.index is None:
+        if run.calls:
+            return False, False, (NEEDS_HUMAN + "the gradient function was called %d times, but never on "
+                                  "vae_lower_bound(gen_params, rec_params, data): the grading cannot tell that "
+                                  "the training followed the bound's gradient" % run.calls + run.error_lines(None))
+        return False, False, ("the gradient function (objective_grad = grad(objective)) was never called: the "
+                              "training loop should call it once per batch and update flattened_current_params "
+                              "with ADAM" + run.error_lines(None))
+    x = np.array([s[1] for s in run.steps])
+    g = np.array([s[2] for s in run.steps])
+    final = _final_parameters(run, x[-1])
+    if final is not None:
+        x = np.vstack([x, final])
+    observed = np.diff(x, axis=0)
+    g = g[:len(observed)]
+    if not len(observed) or not np.any((observed != 0) | ~np.isfinite(observed)):
+        return False, False, ("the parameters never changed between the training steps (%d gradient calls): no "
+                              "ADAM update was made" % len(run.steps) + run.error_lines("training"))
+    sign = 1.0 if np.median(run.cotangents) > 0 else -1.0   # objective is the bound: ascent; the loss: descent
+    lr = run.learning_rate()
+    unit = figure5_steps(g, 1.0, sign=sign)
+    alpha = _fit(observed, unit)
+    if alpha is not None and alpha > 0:
+        others = [(name, a) for name, u in (("plain SGD (alpha * g)", sign * g), ("sign descent (alpha * sign(g))",
+                                                                                  sign * np.sign(g)))
+                  for a in [_fit(observed, u)] if a is not None]
+        if others:
+            return False, False, (NEEDS_HUMAN + "the %d step(s) observed fit Figure 5 but also %s: they cannot tell "
+                                  "ADAM apart (train for more steps)" % (len(observed), others[0][0]))
         return True, True, None
-    first = int(np.argmin(right))
-    # (what it is, start right, update rule right, its steps)
+    right = _agree(observed, lr * unit)
+    first = int(np.argmin(right)) if not right.all() else 0
     variants = [
         ("no bias correction: Figure 5 divides m by (1 - beta1^t) and v by (1 - beta2^t)", True, False,
          figure5_steps(g, lr, bias=False, sign=sign)),
@@ -287,105 +498,267 @@ def adam_verdict(run):
          True, False, figure5_steps(g, lr, sign=-sign)),
     ]
     hint = next(((text, start, update) for text, start, update, predicted in variants
-                 if agree(predicted).all()), None)
-    if hint is None:
-        unit = figure5_steps(g, 1.0, sign=sign)[:len(observed)]
-        with np.errstate(all="ignore"):
-            ratio = observed / unit
-        ratio = ratio[np.isfinite(ratio) & (np.abs(unit) > 1e-12)]
-        if ratio.size and np.allclose(ratio, np.median(ratio), rtol=1e-4) and \
-                not np.isclose(np.median(ratio), lr, rtol=1e-4):
-            alpha = float(np.median(ratio))
-            hint = ("the learning rate looks like %g, not the %g set (learning_rate): use the variable" %
-                    (abs(alpha), lr) + (", and the step goes the wrong way" if alpha < 0 else ""), True, False)
+                 if _agree(observed, predicted).all()), None)
     if hint is None and not np.all(np.isfinite(x[1:])):
         hint = ("the parameters became nan or infinite after the first update: does t start at 0 "
                 "(1 - beta1^0 = 0)? Figure 5's first update has t = 1; nothing after it can be checked",
                 False, False)
-    start = agree(figure5_steps(g, lr, sign=sign), 0) if hint is None else hint[1]
-    update = False if hint is None else hint[2]
-    text = ("the update after the gradient's call %d departs from Figure 5 (learning rate "
-            "%g, beta1 0.9, beta2 0.999, eps 1e-8): coordinate values %s, expected %s"
-            % (first + 1, lr, _fmt(observed[first]), _fmt(figure5_steps(g, lr, sign=sign)[first])))
+    start = bool(right[0]) if hint is None else hint[1]
+    text = ("the update after training step %d departs from Figure 5 (beta1 0.9, beta2 0.999, eps 1e-8, "
+            "learning rate %g): coordinate values %s, expected %s"
+            % (first + 1, lr, _fmt(observed[first]), _fmt(lr * unit[first])))
     if hint:
         text += "\n  hint: " + hint[0]
-    return bool(start), bool(update), text
+    return bool(start), False if hint is None else bool(hint[2]), text + run.error_lines("training")
+
+
+def _final_parameters(run, last):
+    """The parameters after the last update, on the followed coordinates: the bound's last plain call
+    after the last step (the handout's `elbo_est += objective(...)`), or Task 3's networks; None when
+    neither shows a change."""
+    candidates = [flat(nets) for nets in run.after[::-1]]
+    candidates += [flat((dec, enc)) for dec in run.networks["decoder"][:1] for enc in run.networks["encoder"][:1]]
+    for x in candidates:
+        if len(x) > run.index.max() and not np.array_equal(x[run.index], last, equal_nan=True):
+            return x[run.index]
+    return None
 
 
 def _fmt(values, n=4):
-    flat = np.asarray(values, dtype=np.float64).ravel()
-    return "[%s%s]" % (", ".join("%.6g" % v for v in flat[:n]), ", ..." if flat.size > n else "")
+    flat_values = np.asarray(values, dtype=np.float64).ravel()
+    return "[%s%s]" % (", ".join("%.6g" % v for v in flat_values[:n]), ", ..." if flat_values.size > n else "")
 
 
 # ---------------------------------------------------------------------------
-# Task 3 from the saved images
+# Task 3 from the saved images, found by matching
 
-def _latent_dim(net):
-    return np.shape(net[0][0])[0]
+def decode(net, z):
+    return given.neural_net_predict(net, np.atleast_2d(z))
+
+
+def matches(saved, table):
+    """For each row of saved (k, 784), the index of a row of table (m, 784) equal to it within the
+    tolerance, or -1."""
+    if not len(table) or not len(saved):
+        return np.full(len(saved), -1)
+    with np.errstate(all="ignore"):
+        s = np.where(np.isfinite(saved), saved, 0.0)
+        t = np.where(np.isfinite(table), table, 0.0)
+        distance = (s ** 2).sum(1)[:, None] + (t ** 2).sum(1)[None] - 2 * s @ t.T
+    best = np.argmin(distance, axis=1)
+    ok = np.array([np.allclose(saved[i], table[j], rtol=RTOL, atol=ATOL, equal_nan=True) for i, j in enumerate(best)])
+    return np.where(ok, best, -1)
+
+
+def _check_depends(dec, enc, test):
+    z = np.random.RandomState(1).standard_normal((16, dec[0][0].shape[0]))
+    images = given.sigmoid(decode(dec, z))
+    if not np.all(np.isfinite(images)) or np.max(np.std(images, axis=0)) <= 1e-6:
+        raise GradingFailure("the decoder used after training gives the same image whatever z: it is not a trained "
+                             "decoder, and Task 3's images cannot be judged from it")
+    if enc is not None:
+        out = decode(enc, test)
+        if not np.all(np.isfinite(out)) or np.max(np.std(out, axis=0)) <= 1e-9:
+            raise GradingFailure("the encoder used after training gives the same output for every image: it is not "
+                                 "a trained encoder, and Task 3's images cannot be judged from it")
+
+
+def _score(part, found_slips, base=None, extra=""):
+    """Raise PartialCredit for the slips found (each costs its points once), or for base points of
+    the part's; nothing when neither."""
+    table = slips(part)
+    lost = sum(table.get(name, 0) for name in found_slips)
+    if not found_slips and base is None:
+        return None
+    points = results.load_points()["by_function"]
+    maximum = next(p["points"] for p in points.values() if p["part"] == part)
+    lost = maximum - base + lost if base is not None else lost
+    raise PartialCredit("\n  ".join([extra] + ["slip: %s (-%g points)" % (SLIP_TEXT[name], table.get(name, 0))
+                                              for name in found_slips]).strip("\n "), min(maximum, lost))
+
+
+SLIP_TEXT = {
+    "logits": "the logits were saved: save the activation probabilities sigmoid(logits)",
+    "image_count": "not the %d images the practical asks for" % NUM_IMAGES,
+    "posterior_means": "the posterior means were decoded: the practical draws z from q(z|x) for reconstructions",
+    "other_images": "not the first 10 test images (the practical asks for those)",
+    "no_originals": "the original test images were not saved beside their reconstructions",
+    "sampled_codes": "the codes were sampled from q(z|x): the practical interpolates the means",
+    "frame_count": "not the %d frames (values of s) the practical asks for" % NUM_FRAMES,
+    "missing_pairs": "fewer interpolations than the practical's 5 (test images 1-2, 3-4, ..., 9-10)",
+}
 
 
 def samples_verdict(run):
-    gen = run.decoder()
-    latent = _latent_dim(gen)
-    candidates = [d for d in run.draws if d.shape == (NUM_IMAGES, latent)]
-    for z in candidates:
-        probabilities = given.sigmoid(given.neural_net_predict(gen, z[:NUM_IMAGES]))
-        if run.find(probabilities):
-            return None
-    lines = ["no saved array holds %d images sigmoid(decoder(z)) for z drawn from N(0, I) with numpy's global "
-             "generator (npr.randn(25, latent_dim)) after training" % NUM_IMAGES]
-    if not candidates:
-        lines.append("hint: no (%d, %d) Gaussian draw was made after training: draw z ~ N(0, I) with npr.randn"
-                     % (NUM_IMAGES, latent))
-    for z in candidates:
-        logits = given.neural_net_predict(gen, z[:NUM_IMAGES])
-        if run.find(logits):
-            lines.append("hint: the logits were saved: save the probabilities sigmoid(logits)")
-            break
-        if any(a.shape[0] >= NUM_IMAGES and np.all((a == 0) | (a == 1)) for a in run.saves):
-            lines.append("hint: the saved images are binarised: save the activation probabilities")
-            break
-    return "\n  ".join(lines)
+    """Nothing if right; GradingFailure, or PartialCredit for a slip."""
+    (decoders, encoders) = run.trained()
+    best = None
+    for dec in decoders:
+        _check_depends(dec, None, None)
+        latent = dec[0][0].shape[0]
+        rows = [d.reshape(-1, latent) for d in run.draws if d.size % latent == 0 and d.size]
+        z = np.concatenate(rows) if rows else np.zeros((0, latent))
+        logits = decode(dec, z) if len(z) else np.zeros((0, 784))
+        for kind, table in (("probabilities", given.sigmoid(logits)), ("logits", logits)):
+            used = set()
+            for saved, _ in run.saves:
+                found = matches(saved, table)
+                if len(found) and np.all(found >= 0):
+                    used.update(found.tolist())
+            if used and (best is None or (kind == "probabilities" and best[0] == "logits")):
+                best = (kind, len(used))
+    if best is None:
+        lines = ["no saved array holds images sigmoid(decoder(z)) for z drawn from N(0, I) with numpy's global "
+                 "generator (npr.randn(25, latent_dim)) after training"]
+        if not run.draws:
+            lines.append("hint: no Gaussian draw was made after training: draw z ~ N(0, I) with npr.randn")
+        if any(a.shape[0] >= 4 and np.all((a == 0) | (a == 1)) for a, _ in run.saves):
+            lines.append("hint: some saved images are binarised: save the activation probabilities")
+        raise GradingFailure("\n  ".join(lines) + run.error_lines("after"))
+    found = (["logits"] if best[0] == "logits" else []) + (["image_count"] if best[1] != NUM_IMAGES else [])
+    _score("3.1", found)
+
+
+def candidates(run, enc, test):
+    """Latent codes Task 3 may have used for each test image: (image, kind, z) rows, kind "mean"
+    (the posterior mean), "sample" (drawn from q(z|x): by the sampler, answered here, or as
+    mean + sigma * eps with a replayed draw)."""
+    out_image, out_kind, out_z = [], [], []
+    encoder_output = decode(enc, test)
+    mean, log_std = halves(encoder_output)
+    latent = mean.shape[1]
+    for i in range(len(test)):
+        out_image.append(i), out_kind.append("mean"), out_z.append(mean[i])
+    steps = len(run.steps)
+    for step, row, z in run.sampled:
+        if step == steps and row.shape == encoder_output[0].shape and z.shape == (latent,):
+            hit = np.flatnonzero(np.all(np.isclose(encoder_output, row, rtol=RTOL, atol=ATOL), axis=1))
+            if len(hit):
+                out_image.append(int(hit[0])), out_kind.append("sample"), out_z.append(z)
+    for draw in run.draws:
+        if draw.size % latent or not draw.size:
+            continue
+        eps = draw.reshape(-1, latent)
+        k = len(eps)
+        if k == 1:
+            pairs = [(i, 0) for i in range(len(test))]
+        elif k <= len(test):
+            pairs = [(o + j, j) for o in range(len(test) - k + 1) for j in range(k)]
+        else:
+            continue
+        for i, j in pairs[:4000]:
+            out_image.append(i), out_kind.append("sample"), out_z.append(mean[i] + np.exp(log_std[i]) * eps[j])
+    return np.array(out_image), np.array(out_kind), np.array(out_z)
 
 
 def reconstructions_verdict(run, test):
-    gen, rec = run.decoder(), run.encoder()
-    originals = test[:10]
-    encoder_output = given.neural_net_predict(rec, originals)
-    latent = np.shape(encoder_output)[1] // 2
-    mean, log_std = encoder_output[:, :latent], encoder_output[:, latent:]
-    candidates = [z for enc, z in run.sampled if enc.shape == encoder_output.shape
-                  and np.allclose(enc, encoder_output, rtol=RTOL, atol=ATOL)]
-    candidates += [mean + np.exp(log_std) * d for d in run.draws if d.shape == mean.shape]
-    where = run.find(originals)
-    found = [z for z in candidates if run.find(given.sigmoid(given.neural_net_predict(gen, z)))]
-    if where and found:
-        return None
-    lines = []
-    if not where:
-        lines.append("the first 10 test images were not saved (save_images(test_images[:10], ...), alone or "
-                     "with their reconstructions)")
-    if not found:
-        lines.append("no saved array holds their reconstructions: sigmoid(decoder(z)) with z drawn from q(z|x) "
-                     "(sample_latent_variables_from_posterior of the encoder's output)")
-        if run.find(given.sigmoid(given.neural_net_predict(gen, mean))):
-            lines.append("hint: the posterior means were decoded: draw z from q(z|x) instead")
-    return "\n  ".join(lines)
+    (decoders, encoders) = run.trained()
+    best = None
+    for dec in decoders:
+        for enc in encoders:
+            _check_depends(dec, enc, test)
+            images, kinds, z = candidates(run, enc, test)
+            logits = decode(dec, z)
+            originals = set()
+            for saved, _ in run.saves:
+                originals.update(int(i) for i in matches(saved, test) if i >= 0)
+            for output, table in (("probabilities", given.sigmoid(logits)), ("logits", logits)):
+                hits = set()
+                for saved, _ in run.saves:
+                    hits.update(int(i) for i in matches(saved, table) if i >= 0)
+                if not hits:
+                    continue
+                recon = {int(images[h]) for h in hits}
+                sampled = any(kinds[h] == "sample" for h in hits)
+                found = (["logits"] if output == "logits" else []) + ([] if sampled else ["posterior_means"]) + \
+                    ([] if recon == set(range(10)) else ["other_images"]) + \
+                    ([] if recon <= originals else ["no_originals"])
+                if best is None or len(found) < len(best):
+                    best = found
+    if best is None:
+        lines = ["no saved array holds reconstructions of test images: sigmoid(decoder(z)) with z drawn from q(z|x) "
+                 "(sample_latent_variables_from_posterior of the encoder's output) for the first 10 test images"]
+        raise GradingFailure("\n  ".join(lines) + run.error_lines("after"))
+    _score("3.2", best)
 
 
-def interpolation_verdict(run, test, pair):
-    gen, rec = run.decoder(), run.encoder()
-    a, b = test[2 * pair], test[2 * pair + 1]
-    encoder_output = given.neural_net_predict(rec, np.stack([a, b]))
-    latent = np.shape(encoder_output)[1] // 2
-    z_a, z_b = encoder_output[0, :latent], encoder_output[1, :latent]
-    s = np.linspace(0.0, 1.0, NUM_FRAMES)[:, None]
-    frames = given.sigmoid(given.neural_net_predict(gen, z_a * s + (1 - s) * z_b))
-    if run.find(frames, either_order=True):
-        return None
-    text = ("no saved array holds the %d frames between test images %d and %d: sigmoid(decoder(z_a s + (1 - s) "
-            "z_b)) for s from 0 to 1, z_a and z_b the posterior means" % (NUM_FRAMES, 2 * pair + 1, 2 * pair + 2))
-    pixels = a * s + (1 - s) * b
-    if run.find(pixels, either_order=True):
-        text += "\n  hint: the images themselves were interpolated: interpolate their latent means, then decode"
-    return text
+def interpolations(run, dec, enc, test):
+    """Every interpolation saved: (image a, image b, frames, code kind, output kind), found by matching
+    each saved array's frames, in order, to decode(z_a s + (1 - s) z_b), s from 1 to 0, with z_a, z_b
+    codes of test images a and b."""
+    images, kinds, z = candidates(run, enc, test)
+    logits = decode(dec, z)
+    found = []
+    for output, table, f in (("probabilities", given.sigmoid(logits), given.sigmoid), ("logits", logits, None)):
+        for saved, _ in run.saves:
+            start = matches(saved, table)
+            r = 0
+            while r < len(saved) - 1:
+                hit = None
+                if start[r] >= 0:
+                    a = start[r]
+                    for n in range(min(len(saved) - r, 200), 2, -1):   # 3 frames at least: 2 are any two images
+                        b = start[r + n - 1]
+                        if b < 0 or images[b] == images[a]:
+                            continue
+                        s = np.linspace(1.0, 0.0, n)[:, None]
+                        frames = decode(dec, z[a] * s + (1 - s) * z[b])
+                        frames = f(frames) if f else frames
+                        if np.allclose(saved[r:r + n], frames, rtol=RTOL, atol=ATOL, equal_nan=True):
+                            hit = (int(images[a]), int(images[b]), n,
+                                   "sample" if "sample" in (kinds[a], kinds[b]) else "mean", output)
+                            break
+                if hit:
+                    found.append(hit)
+                    r += hit[2]
+                else:
+                    r += 1
+    return found
+
+
+def _pixel_interpolation(saved, test):
+    """Does saved start with a blend of two test images' pixels, a s + (1 - s) b?"""
+    if len(saved) < 3:
+        return False
+    ends = matches(saved[[0, -1]], test)
+    if np.any(ends < 0):
+        return False
+    s = np.linspace(1.0, 0.0, len(saved))[:, None]
+    return np.allclose(saved, test[ends[0]] * s + (1 - s) * test[ends[1]], rtol=RTOL, atol=ATOL)
+
+
+def interpolation_verdict(run, test):
+    (decoders, encoders) = run.trained()
+    best = None
+    for dec in decoders:
+        for enc in encoders:
+            _check_depends(dec, enc, test)
+            found = interpolations(run, dec, enc, test)
+            pairs = {tuple(sorted(h[:2])) for h in found}
+            handout = [h for h in found if tuple(sorted(h[:2])) in PAIRS]
+            got = {tuple(sorted(h[:2])) for h in handout}
+            if not got and not pairs:
+                continue
+            kinds = (["frame_count"] if any(h[2] != NUM_FRAMES for h in handout) else []) + \
+                (["sampled_codes"] if any(h[3] == "sample" for h in handout) else []) + \
+                (["logits"] if any(h[4] == "logits" for h in handout) else [])
+            if len(got) == len(PAIRS):
+                score = (None, kinds, "")
+            elif got and pairs <= set(PAIRS):
+                score = (None, ["missing_pairs"] + kinds, "interpolations found: test images %s"
+                         % ", ".join("%d-%d" % (a + 1, b + 1) for a, b in sorted(got)))
+            else:
+                score = (2 * len(got), kinds, "the 5 interpolations are between test images 1-2, 3-4, 5-6, 7-8 and "
+                         "9-10; the ones saved are between %s" % ", ".join("%d-%d" % (a + 1, b + 1)
+                                                                           for a, b in sorted(pairs)))
+            value = 10 - sum(slips("3.3").get(k, 0) for k in score[1]) if score[0] is None else score[0]
+            if best is None or value > best[0]:
+                best = (value, score)
+    if best is None:
+        text = ("no saved array holds an interpolation between test images: sigmoid(decoder(z_a s + (1 - s) z_b)) "
+                "for s from 0 to 1, z_a and z_b the posterior means of test images 1 and 2 (then 3 and 4, ...)")
+        if any(_pixel_interpolation(saved, test) for saved, _ in run.saves):
+            text += "\n  hint: the images themselves were interpolated: interpolate their latent means, then decode"
+        raise GradingFailure(text + run.error_lines("after"))
+    base, kinds, extra = best[1]
+    _score("3.3", kinds, base=base, extra=extra)

@@ -35,6 +35,11 @@ def load_points(path=POINTS_FILE):
     table["by_function"] = by_function
     table["total"] = sum(p["points"] for p in table["parts"])
     table.setdefault("checks", {})
+    table.setdefault("slips", {})
+    for part, costs in table["slips"].items():
+        if part != "about" and (part not in {p["part"] for p in table["parts"]} or
+                                not all(isinstance(v, (int, float)) and v >= 0 for v in costs.values())):
+            raise ValueError("%s: slips of part %s: not a part, or not points" % (path, part))
     for test in table["checks"]:
         if test in by_test:
             raise ValueError("%s: test %s is both graded and a check" % (path, test))
@@ -115,15 +120,20 @@ class Grading:
         """Did this run select only some of the tests that grade this submission (-k, one file)?"""
         return any(t not in self.collected_tests for part in self.table["parts"] for t in self.active_tests(part))
 
-    def record(self, nodeid, status, message):
+    def record(self, nodeid, status, message, lost=None):
+        """status: passed, failed, error, skipped, or partial (a slip: the test's points minus lost)."""
         entry = self.items.get(nodeid)
-        if entry is None or entry["status"] in ("failed", "error"):
+        if entry is None or entry["status"] in ("failed", "error", "partial"):
             return      # keep the first failure (a teardown error after a failed call)
         entry["status"], entry["message"] = status, message
+        if status == "partial":
+            entry["lost"] = min(entry["points"], max(0.0, float(lost)))
         if time.time() - self.written > 1.0:   # and at the end: a crash loses a second at most
             self.write_json()
 
     def score(self, entry):
+        if entry["status"] == "partial":
+            return entry["points"] - entry["lost"]
         return entry["points"] if entry["status"] == "passed" else 0.0
 
     def active_tests(self, part):
@@ -137,7 +147,7 @@ class Grading:
             entries = [e for e in self.items.values() if e["part"] is part]
             missing = [t for t in self.active_tests(part) if t not in self.collected_tests]
             score = sum(self.score(e) for e in entries)
-            failure = next((e for e in entries if e["status"] in ("failed", "error")), None)
+            failure = next((e for e in entries if e["status"] in ("failed", "error", "partial")), None)
             ran = any(e["status"] != "not run" for e in entries)
             note = None
             if failure is not None:

@@ -303,7 +303,8 @@ def copy_submission(source, target, max_files=20, max_bytes=1 << 20):
     Returns (copied names, [(name, why refused)])."""
     copied, refused = [], []
     try:
-        names = sorted(os.listdir(source))
+        # vae.py and adam.py first: a submission with many helper files never loses them to the cap.
+        names = sorted(os.listdir(source), key=lambda n: (n not in ("vae.py", "adam.py"), n))
     except OSError as e:
         return [], [(".", "cannot list the folder: %s" % e.strerror)]
     for name in names:

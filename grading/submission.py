@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.p
 JOB_TIMEOUT = 10.0       # seconds for one call
 IMPORT_TIMEOUT = 20.0    # seconds to import each of the submission's modules
 START_TIMEOUT = 60.0     # seconds for a worker to start (an interpreter importing numpy on half a CPU)
-OBSERVE_TIMEOUT = 120.0  # seconds for a script's observed run (on the small data set)
+OBSERVE_CPU = 90.0       # seconds of CPU time for a script's observed run (on the small data set)
+OBSERVE_TIMEOUT = 240.0  # seconds of wall-clock time for it: a backstop on a busy machine
 OUTPUT_KEEP = 2000       # printed characters kept for the messages
 OUTPUT_ABORT = 1000000   # printed characters after which every write raises
 REPLY_CAP = 256 << 20    # bytes of one reply
@@ -42,8 +43,10 @@ def standins(*answered):
 
 def support_modules(root=ROOT):
     """The grader's modules that a submission is graded with: every top-level .py file beside
-    the reference's vae.py except vae.py and adam.py themselves."""
-    return sorted(p for p in Path(root).glob("*.py") if p.stem not in SUBMISSION_MODULES + ("conftest", "setup"))
+    the reference's vae.py except vae.py and adam.py themselves (and experiments.py, which no
+    submission imports)."""
+    return sorted(p for p in Path(root).glob("*.py")
+                  if p.stem not in SUBMISSION_MODULES + ("conftest", "setup", "experiments"))
 
 
 def memory_text(n):
@@ -121,10 +124,9 @@ class Submission:
         jail = self._jail
         self._proc = jail.popen([jail.path("worker") + "/worker.py"])
         os.set_blocking(self._proc.stdin.fileno(), False)   # every write has a deadline
-        from grading import observe
+        from grading import layout
         config = {"submission": jail.path("submission"), "support": jail.path("support"),
-                  "observe_seed": observe.SEED, "small_mnist": observe.small_mnist(self.root),
-                  "module_script": observe.trains_at_module_level(self.path),
+                  "observe_seed": layout.SEED, "small_mnist": layout.small_mnist(self.root),
                   "support_modules": [p.stem for p in support_modules(self.root)],
                   "libs": sandbox.library_dirs(), "excluded": dict(self.excluded),
                   "keep": OUTPUT_KEEP, "abort": OUTPUT_ABORT}
@@ -169,6 +171,12 @@ class Submission:
                 for module, why in self.import_status.items():
                     if why and not (module in self.optional and why.startswith(module + ".py not found")):
                         self._note(why)
+                self._notes(message)
+                warnings = message.get("warnings")
+                for module in SUBMISSION_MODULES:
+                    lines = warnings.get(module) if isinstance(warnings, dict) else None
+                    for line in (lines if isinstance(lines, list) else [])[:10]:
+                        self._note(_text(line)[:600])
                 return
             elif kind == "crash" and current is None:
                 self._kill()
@@ -216,8 +224,14 @@ class Submission:
         return "exit code %d" % code, err
 
     def _note(self, line):
-        if line not in self.problems:
+        if line and line not in self.problems:
             self.problems.append(line)
+
+    def _notes(self, message):
+        """What the worker neutralised or changed in the submission's run (a breakpoint skipped, ...)."""
+        notes = message.get("notes") if isinstance(message, dict) else None
+        for line in (notes if isinstance(notes, list) else [])[:20]:
+            self._note("note: " + _text(line)[:300])
 
     note = _note
 
@@ -304,6 +318,7 @@ class Submission:
             self._note("%s garbled the grader's channel" % short)
             raise GradingFailure("%s: its process sent the grader a malformed reply (%s) and was stopped"
                                  % (what, e))
+        self._notes(reply)
         if not isinstance(reply, dict) or reply.get("type") != "reply":
             self._kill()
             if isinstance(reply, dict) and reply.get("type") == "crash":
@@ -337,13 +352,15 @@ class Submission:
                              "standins": standins},
                             what or "%s()" % function, timeout, answer=answer)
 
-    def observe(self, answer, what="the main block of vae.py", timeout=None):
-        """Run vae.py's main block (or take its module-level run) observed: Result.value is the
-        trace (see grading/observe.py); the sampler's calls go to answer."""
-        from grading import observe
-        timeout = max(OBSERVE_TIMEOUT, 6 * self.timeout) if timeout is None else timeout
-        return self.request({"op": "observe", "module": "vae", "seed": observe.SEED,
-                             "standins": standins("sample_latent_variables_from_posterior")},
+    def observe(self, answer, what="the main block of vae.py", timeout=None, allowance=OBSERVE_CPU):
+        """Run vae.py's script observed (its main block, or its module-level code), statement by
+        statement, with a CPU-time allowance: Result.value is the trace (see grading/observe.py);
+        the stand-ins' calls (Task 1's functions) go to answer."""
+        from grading import layout
+        timeout = max(OBSERVE_TIMEOUT, 2 * allowance + 30) if timeout is None else timeout
+        names = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound")
+        return self.request({"op": "observe", "module": "vae", "seed": layout.SEED, "allowance": allowance,
+                             "callbacks": 100000, "standins": standins(*names)},
                             what, timeout, answer=answer)
 
     def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,

@@ -15,9 +15,11 @@ global Gaussian samplers (numpy.random and autograd.numpy.random: randn, normal,
 standard_normal), however imported, draw from the noise stream given with each call,
 or from numpy's real generator seeded as the call says.
 """
+import ast
 import importlib.util
 import io
 import os
+import signal
 import sys
 import traceback
 import types
@@ -50,7 +52,7 @@ class OutputLimitExceeded(BaseException):
 
 
 # ---------------------------------------------------------------------------
-# Noise: numpy's global Gaussian samplers, fed by the grader
+# Noise: numpy's global generator, its Gaussian samplers fed by the grader
 
 class NoiseSource:
     def __init__(self):
@@ -61,7 +63,8 @@ class NoiseSource:
         stream the grader can replay from the sizes drawn; else numpy's real generator."""
         self.stream = None if stream is None else np.asarray(stream, dtype=np.float64).ravel()
         self.pos = 0
-        self.draws = []
+        self.draws = []      # [sampler, shape] of every draw
+        self.phases = []     # the observed run's gradient calls before each draw
         self.overdrawn = False
         self.fallback = np.random.RandomState(seed + 7919)
         self.generator = None if generator is None else np.random.RandomState(int(generator))
@@ -70,10 +73,11 @@ class NoiseSource:
         shape = tuple(int(s) for s in shape)
         n = int(np.prod(shape, dtype=np.int64))
         self.draws.append([function, list(shape)])
+        self.phases.append(OBSERVATION.calls)
         if self.generator is not None:
             values = self.generator.standard_normal(n)
         elif self.stream is None:
-            values = _REAL["standard_normal"](size=n)
+            values = np.random.RandomState.standard_normal(GLOBAL, size=n)
         else:
             values = self.stream[self.pos:self.pos + n]
             self.pos += len(values)
@@ -87,7 +91,7 @@ class NoiseSource:
 
 
 NOISE = NoiseSource()
-_REAL = {}
+_REAL = {}   # autograd's own grad and value_and_grad, before the observation's stand in
 
 
 def _shape_of(size):
@@ -96,42 +100,67 @@ def _shape_of(size):
     return tuple(np.atleast_1d(np.asarray(size, dtype=np.int64)).tolist())
 
 
-def _randn(*dims):
-    values = NOISE.take("randn", dims)
-    return float(values) if not dims else values
-
-
-def _standard_normal(size=None, dtype=None, out=None):
-    shape = _shape_of(size)
-    values = NOISE.take("standard_normal", shape or ())
-    if dtype is not None:
-        values = values.astype(dtype)
+def _scalar_or(values, shape):
     return float(values) if shape is None else values
 
 
-def _normal(loc=0.0, scale=1.0, size=None):
-    # Like numpy: loc and scale are plain numbers or arrays (autograd passes them unboxed,
-    # and gives the result no gradient, as it does for the real normal).
-    loc, scale = np.asarray(loc, dtype=np.float64), np.asarray(scale, dtype=np.float64)
-    shape = _shape_of(size)
-    if shape is None:
-        shape = np.broadcast_shapes(loc.shape, scale.shape)
-    values = loc + scale * NOISE.take("normal", shape)
-    return float(values) if np.ndim(values) == 0 else values
+class GraderRandomState(np.random.RandomState):
+    """numpy's global generator (np.random.*, autograd.numpy.random.*, and what libraries draw
+    from it): every Gaussian sampler draws from NOISE, whichever entry point the submission
+    calls; the other samplers are numpy's own."""
+
+    def standard_normal(self, size=None, *args, **kwargs):
+        shape = _shape_of(size)
+        values = NOISE.take("standard_normal", shape or ())
+        dtype = kwargs.get("dtype")
+        return _scalar_or(values if dtype is None else values.astype(dtype), shape)
+
+    def randn(self, *dims):
+        values = NOISE.take("randn", dims)
+        return float(values) if not dims else values
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        # loc and scale plain numbers or arrays (autograd passes them unboxed, and gives the
+        # result no gradient, as it does for the real normal).
+        loc, scale = np.asarray(loc, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        shape = _shape_of(size)
+        if shape is None:
+            shape = np.broadcast_shapes(loc.shape, scale.shape)
+        values = loc + scale * NOISE.take("normal", shape)
+        return float(values) if np.ndim(values) == 0 else values
+
+    def multivariate_normal(self, mean, cov, size=None, check_valid="warn", tol=1e-8):
+        mean, cov = np.asarray(mean, dtype=np.float64), np.asarray(cov, dtype=np.float64)
+        if mean.ndim != 1 or cov.shape != (len(mean), len(mean)):
+            return np.random.RandomState.multivariate_normal(self, mean, cov, size, check_valid, tol)
+        eps = NOISE.take("multivariate_normal", (_shape_of(size) or ()) + mean.shape)
+        try:
+            factor = np.linalg.cholesky(cov)     # the identity for N(0, I): eps itself, exactly
+        except np.linalg.LinAlgError:
+            w, v = np.linalg.eigh(cov)
+            factor = v * np.sqrt(np.clip(w, 0, None))
+        return mean + eps @ factor.T
 
 
-_randn.__name__, _standard_normal.__name__, _normal.__name__ = "randn", "standard_normal", "normal"
+GLOBAL = GraderRandomState(0)
 
 
 def patch_rng():
+    """numpy's global generator becomes GLOBAL: np.random's functions, the state libraries such as
+    scipy.stats draw from, and autograd.numpy.random's wrappers."""
     import numpy.random as nr
+    import numpy.random.mtrand as mtrand
     import autograd.numpy.random as anr
     from autograd.extend import primitive
-    for name in ("randn", "standard_normal", "normal", "seed"):
-        _REAL[name] = getattr(nr, name)
-    for name, function in (("randn", _randn), ("standard_normal", _standard_normal), ("normal", _normal)):
-        setattr(nr, name, function)
-        setattr(anr, name, primitive(function))
+    old = mtrand._rand
+    for module in (nr, mtrand):
+        for name in dir(module):
+            attr = getattr(module, name, None)
+            if getattr(attr, "__self__", None) is old:
+                setattr(module, name, getattr(GLOBAL, name))
+                if module is nr and hasattr(anr, name):
+                    setattr(anr, name, primitive(getattr(GLOBAL, name)))
+    mtrand._rand = GLOBAL
 
 
 # ---------------------------------------------------------------------------
@@ -222,38 +251,37 @@ def import_error(name, exc, submission):
                                                type(exc).__name__ + ": ", text, ("\n  at " + at) if at else "")
 
 
-def load_file(name, path, observed=False):
-    """Import path as module name. observed: a script that trains at module level, run statement
-    by statement with the handout's given functions in place of its own (and the networks it uses
-    recorded), as its observed run; its own functions are put back afterwards."""
+def load_file(name, path, submission):
+    """Import path as module name, statement by statement: an error is recorded and the rest of the
+    file still runs, so that each function is graded even if a line above it failed. A gradient
+    taken at import (a script that trains at module level) is left to its observed run: from there
+    the import runs only definitions. Returns (module, [error lines], how the import ended);
+    SyntaxError, running out of memory or printing without end fail the import."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        if not observed:
-            spec.loader.exec_module(module)
-            return module
-        import ast
         with open(path, encoding="utf-8", errors="replace") as f:
             tree = ast.parse(f.read(), path)
-        namespace, own = vars(module), {}
+        errors = []
+
+        def record(node, exc, folder):
+            at = where(exc.__traceback__, folder) or "%s.py, line %d" % (name, node.lineno)
+            errors.append("%s.py, line %d: %s: %s (the rest of %s.py was still run)\n  at %s"
+                          % (name, node.lineno, type(exc).__name__, str(exc)[:300], name, at))
+        OBSERVATION.defer = name == "vae"
         try:
-            for node in tree.body:
-                exec(compile(ast.Module(body=[node], type_ignores=[]), path, "exec"), namespace)
-                for given_name in given.GIVEN:
-                    value = namespace.get(given_name)
-                    if value is not None and getattr(value, "__module__", None) == name:
-                        own[given_name] = value
-                        namespace[given_name] = observed_predict if given_name == "neural_net_predict" \
-                            else getattr(given, given_name)
-        except SystemExit:
-            pass
+            end = run_statements(tree.body, vars(module), path, future_flags(tree), submission, record=record,
+                                 definitions_after_defer=True, fatal="raise")
         finally:
-            namespace.update(own)
+            OBSERVATION.defer = False
+        if end.startswith("sys.exit"):
+            errors.append("%s.py calls sys.exit() when imported (line %s): the rest of it was not run"
+                          % (name, end.rsplit(" ", 1)[-1]))
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    return module
+    return module, errors, end
 
 
 # ---------------------------------------------------------------------------
@@ -285,91 +313,160 @@ def plain(value, depth=0):
 
 # ---------------------------------------------------------------------------
 # Observation: what a script written on the original handout does when it runs (its main
-# block, or its module-level code): the gradient function's steps, the networks it uses
-# after training, and the images it saves. Only data: the grader checks all of it.
+# block, or its module-level code): the gradient function's steps, the networks it uses,
+# the images it saves, and the errors it met. Only data: the grader checks all of it.
+
+class Deferred(BaseException):
+    """Raised by the gradient function while vae.py is imported: a script training at module level
+    trains in its observed run, not at import."""
+
+
+class OutOfTime(BaseException):
+    """The observed run's CPU-time allowance ran out (SIGPROF). A BaseException, so that `except
+    Exception` in the submission does not swallow it."""
+
+
+def unbox(value):
+    while hasattr(value, "_value"):
+        value = value._value
+    return value
+
+
+def network_copy(params):
+    return [(np.array(unbox(W), dtype=np.float64), np.array(unbox(b), dtype=np.float64)) for W, b in params]
+
 
 class Observation:
     MAX_SAVES, MAX_ROWS, MAX_DRAWS = 60, 120, 20000
 
     def __init__(self):
-        self.reset(0, 256)
+        self.reset(0)
 
-    def reset(self, seed, subset):
-        self.seed, self.subset = seed, subset
-        self.steps, self.saves, self.networks, self.values = [], [], {}, []
-        self.in_gradient = 0
-        self.variables = {}
-
-    def indices(self, n):
-        return np.random.RandomState(self.seed).choice(n, min(n, self.subset), replace=False)
+    def reset(self, seed, defer=False):
+        self.seed, self.defer = seed, defer
+        self.calls, self.in_gradient = 0, 0          # calls of the gradient function; inside one now?
+        self.values = []
+        self.saves = []                                   # (images, file name, gradient calls before)
+        self.networks = {"decoder": [], "encoder": []}    # used outside a gradient, once training began
+        self.errors, self.variables = [], {}
+        self.end = "the end of the script"
+        self.first = {}       # kind -> the networks of the first training step (the bound's, a copy)
+        self.checked = {}     # id of a network's first weights -> (the network, usable or not)
 
     def gradient(self, fun, argnum=0, with_value=False):
-        """A stand-in for autograd's grad(fun) (or value_and_grad) that records every step."""
+        """A stand-in for autograd's grad(fun) (or value_and_grad) that counts its calls: the
+        bound's calls made inside one are the training's (the grader records them)."""
         differentiate = _REAL["value_and_grad"](fun, argnum)
         observation = self
 
         def observed(*args, **kwargs):
+            if observation.defer:
+                raise Deferred()
+            observation.calls += 1
             observation.in_gradient += 1
             try:
                 value, g = differentiate(*args, **kwargs)
             finally:
                 observation.in_gradient -= 1
-            out = (value, g) if with_value else g
             try:
                 observation.values.append(float(value))
             except (TypeError, ValueError):
                 pass
-            try:
-                x = np.asarray(args[argnum], dtype=np.float64).ravel()
-                flat = np.asarray(g, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                return out
-            if x.shape == flat.shape and len(observation.steps) < 5000:
-                idx = observation.indices(len(x))
-                observation.steps.append((x[idx].copy(), flat[idx].copy()))
-            return out
+            return (value, g) if with_value else g
         return observed
 
     def save(self, images, file_name, *args, **kwargs):
         if len(self.saves) < self.MAX_SAVES:
             try:
-                array = np.asarray(getattr(images, "_value", images), dtype=np.float64)
+                array = np.array(unbox(images), dtype=np.float64)
+                if array.ndim == 1 and array.size == 784:
+                    array = array[None]
                 if array.ndim == 2 and array.shape[1] == 784:
-                    self.saves.append((array[:self.MAX_ROWS].copy(), str(file_name)[:200]))
+                    self.saves.append((array[:self.MAX_ROWS], str(file_name)[:200], self.calls))
             except (TypeError, ValueError):
                 pass
 
     def network(self, params, inputs):
-        """Remember the last decoder and encoder used outside a gradient (after training: Task 3)."""
-        if self.in_gradient or not self.steps:
+        """Remember the last distinct decoders and encoders used outside a gradient once training
+        began (Task 3's)."""
+        if self.in_gradient or not self.calls:
             return
         try:
             first, last = np.shape(params[0][0]), np.shape(params[-1][0])
         except (TypeError, IndexError):
             return
-        kind = "decoder" if last[-1] == 784 else "encoder" if first[0] == 784 else None
-        if kind:
-            self.networks[kind] = params
+        kind = "decoder" if last[-1:] == (784,) else "encoder" if first[:1] == (784,) else None
+        known = self.networks.get(kind)
+        if known is not None and not any(_same_network(params, other) for other in known):
+            known.append(network_copy(params))
+            del known[:-4]   # the last ones: a loop that saves images every epoch used earlier networks
+
+    def started(self, gen_params, rec_params):
+        """The bound was given these networks inside a gradient: the first time, keep them."""
+        if not self.first:
+            self.first = {"decoder": network_copy(gen_params), "encoder": network_copy(rec_params)}
+
+    def usable(self, params):
+        """params, or, after training, for a decoder or encoder the training left non-finite or
+        collapsed (the same output for every input: a wrong ADAM can do that), the networks training
+        started from: Task 3's code is then still run, and judged, on networks that work."""
+        if self.in_gradient or not self.calls or not self.first:
+            return params
+        try:
+            first, last = np.shape(params[0][0]), np.shape(params[-1][0])
+        except (TypeError, IndexError):
+            return params
+        kind = "decoder" if last[-1:] == (784,) else "encoder" if first[:1] == (784,) else None
+        start = self.first.get(kind)
+        if start is None or [np.shape(W) for W, _ in params] != [W.shape for W, _ in start]:
+            return params
+        key = id(unbox(params[0][0]))
+        if key not in self.checked or self.checked[key][0] is not unbox(params[0][0]):
+            net = network_copy(params)
+            probe = SMALL_TEST if kind == "encoder" else np.random.RandomState(1).standard_normal((16, first[0]))
+            with np.errstate(all="ignore"):
+                out = given.neural_net_predict(net, probe)
+                ok = bool(np.all(np.isfinite(out)) and np.max(np.std(out, axis=0)) > 1e-9)
+            if len(self.checked) > 64:
+                self.checked.clear()
+            self.checked[key] = (unbox(params[0][0]), ok)
+        if self.checked[key][1]:
+            return params
+        note("the training left the %s giving non-finite values or the same output for every input (see "
+             "Task 2): Task 3 was run with the networks the training started from" % kind)
+        return start
 
     def trace(self, namespace):
-        for name in ("learning_rate", "alpha", "beta1", "beta2", "epsilon", "eps", "latent_dim", "batch_size",
-                     "num_epochs"):
+        for name in ("learning_rate", "alpha", "step_size", "lr", "beta1", "beta2", "epsilon", "eps", "latent_dim",
+                     "batch_size", "num_epochs"):
             value = namespace.get(name)
             if type(value) in (int, float):
                 self.variables[name] = value
-        nets = {k: [(np.asarray(getattr(W, "_value", W), dtype=np.float64),
-                     np.asarray(getattr(b, "_value", b), dtype=np.float64)) for W, b in v]
-                for k, v in self.networks.items()}
-        return {"steps_x": np.array([x for x, _ in self.steps]) if self.steps else np.zeros((0, 0)),
-                "steps_g": np.array([g for _, g in self.steps]) if self.steps else np.zeros((0, 0)),
-                "saves": [a for a, _ in self.saves],
-                "values": np.array(self.values[:5000], dtype=np.float64),
-                "names": [n for _, n in self.saves], "networks": nets, "variables": self.variables,
-                "draws": [int(np.prod(s)) for _, s in NOISE.draws[:self.MAX_DRAWS]],
-                "draw_shapes": [list(s) for _, s in NOISE.draws[:self.MAX_DRAWS]]}
+        return {"calls": self.calls, "values": np.array(self.values[:5000], dtype=np.float64),
+                "saves": [a for a, _, _ in self.saves], "names": [n for _, n, _ in self.saves],
+                "save_calls": [c for _, _, c in self.saves], "networks": self.networks,
+                "variables": self.variables,
+                "draw_shapes": [list(s) for _, s in NOISE.draws[:self.MAX_DRAWS]],
+                "draw_calls": NOISE.phases[:self.MAX_DRAWS],
+                "errors": self.errors[:20], "notes": list(NOTES), "end": self.end}
+
+
+def _same_network(a, b):
+    try:
+        return len(a) == len(b) and all(np.array_equal(unbox(W), W2) and np.array_equal(unbox(c), c2)
+                                        for (W, c), (W2, c2) in zip(a, b))
+    except (TypeError, ValueError):
+        return False
 
 
 OBSERVATION = Observation()
+SMALL_TEST = np.zeros((2, 784))   # the observed run's test images (the config's)
+NOTES = []   # what the worker neutralised or changed in the submission's run (breakpoints, input())
+
+
+def note(text):
+    if text not in NOTES and len(NOTES) < 20:
+        NOTES.append(text)
 
 
 def patch_observation(data_module, plotting_module, small):
@@ -399,45 +496,200 @@ def patch_observation(data_module, plotting_module, small):
         data_module.load_mnist = load_mnist
 
 
-def main_blocks(path):
-    """The bodies of `if __name__ == "__main__":` in the file, compiled (with their line numbers)."""
-    import ast
+def neutralise_debuggers():
+    """A breakpoint or input() left in the code would stop the run (BdbQuit, EOFError): they do nothing."""
+    import builtins
+    import pdb
+
+    def skip(*args, **kwargs):
+        note("a breakpoint (pdb.set_trace() or breakpoint()) left in the code was skipped")
+    sys.breakpointhook = skip
+    pdb.set_trace = skip
+    pdb.Pdb.set_trace = lambda self, *args, **kwargs: skip()
+    for name in ("ipdb", "pudb"):
+        fake = types.ModuleType(name)
+        fake.set_trace = skip
+        sys.modules[name] = fake
+
+    def no_input(prompt=""):
+        note("input() was answered with an empty line")
+        return ""
+    builtins.input = no_input
+
+
+# ---------------------------------------------------------------------------
+# Running a script statement by statement: an error costs what it prevents
+
+def future_flags(tree):
+    import __future__
+    flags = 0
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                flags |= getattr(feature, "compiler_flag", 0)
+    return flags
+
+
+def is_main_check(node):
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
+        isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
+
+
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _out_of_time(signum, frame):
+    raise OutOfTime()
+
+
+def run_statements(nodes, namespace, path, flags, submission, after=None, allowance=None, record=None,
+                   definitions_after_defer=False, fatal="record"):
+    """Execute each top-level statement of nodes in namespace. An exception is recorded (line, type,
+    message) and the next statement runs: a NameError it causes later costs what needed the failed
+    one. The run ends at SystemExit (the script's end), at running out of memory, output or CPU
+    time (allowance, in seconds of the process's CPU time; with fatal="raise" these propagate),
+    and, when definitions_after_defer, a Deferred stops everything but the definitions that
+    follow. Returns how it ended."""
+    deferred = False
+    if allowance is not None:
+        signal.signal(signal.SIGPROF, _out_of_time)
+        # Repeats every second: a bare `except:` in the submission cannot swallow it for good.
+        signal.setitimer(signal.ITIMER_PROF, max(allowance, 0.01), 1.0)
+    try:
+        for node in nodes:
+            if deferred and not isinstance(node, DEFINITIONS):
+                continue
+            try:
+                code = compile(ast.Module(body=[node], type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
+                exec(code, namespace)
+            except SystemExit:
+                return "sys.exit() at line %d" % node.lineno
+            except Deferred:
+                if not definitions_after_defer:
+                    raise
+                deferred = True
+            except (OutOfTime, OutputLimitExceeded, MemoryError, KeyboardInterrupt) as e:
+                if fatal == "raise":
+                    raise
+                if record is not None:
+                    record(node, e, submission)
+                return {OutOfTime: "out of CPU time", OutputLimitExceeded: "printing without end",
+                        MemoryError: "out of memory"}.get(type(e), type(e).__name__) + " at line %d" % node.lineno
+            except BaseException as e:
+                if record is None:
+                    raise
+                record(node, e, submission)
+            finally:
+                if after is not None:
+                    after()
+    finally:
+        if allowance is not None:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+    return "deferred" if deferred else "the end of the script"
+
+
+def error_record(node, exc, submission):
+    """What the grader is told of an error: the statement's line, the innermost line of the
+    submission in the traceback, the exception, and how far the run had got."""
+    at = where(exc.__traceback__, submission)
+    return {"line": int(getattr(node, "lineno", 0)), "at": at or "", "type": type(exc).__name__,
+            "message": str(exc)[:300], "calls": OBSERVATION.calls, "saves": len(OBSERVATION.saves)}
+
+
+def observed_statements(path, module_level):
+    """The statements of an observed run: the main block's bodies; with module_level, the whole
+    file, main blocks spliced in."""
     with open(path, encoding="utf-8", errors="replace") as f:
         tree = ast.parse(f.read(), path)
-    bodies = []
+    nodes = []
     for node in tree.body:
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
-                isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__":
-            bodies.append(compile(ast.Module(body=node.body, type_ignores=[]), path, "exec"))
-    return bodies
+        if is_main_check(node):
+            nodes.extend(node.body)
+        elif module_level:
+            nodes.append(node)
+    return nodes, future_flags(tree)
 
 
 # ---------------------------------------------------------------------------
 # Stand-ins: for one call, a function of the submission's module replaced by the handout's
 # given code, or by a stand-in whose every call (and gradient) the grader answers
 
+# The practical's arguments of the functions that stand-ins replace.
+PRACTICAL = {"sigmoid": ("x",), "relu": ("x",), "neural_net_predict": ("params", "inputs"),
+             "sample_latent_variables_from_posterior": ("encoder_output",),
+             "bernoulli_log_prob": ("targets", "logits"), "compute_KL": ("q_means_and_log_stds",),
+             "vae_lower_bound": ("gen_params", "rec_params", "data")}
+
+
+def practical_call(names, args, kwargs):
+    """args and kwargs as the practical's positional arguments, or None if they do not fit them."""
+    if len(args) > len(names) or set(kwargs) - set(names[len(args):]):
+        return None
+    values = list(args)
+    for name in names[len(args):]:
+        if name not in kwargs:
+            return None
+        values.append(kwargs[name])
+    return values
+
+
+def tolerant(name, ours, own):
+    """ours for every call with the practical's arguments; the submission's own definition for a
+    call it changed the function for (an extra argument such as normalize=): such a call must not
+    crash, and the grader judges what comes of it with the practical's maths."""
+    names = PRACTICAL.get(name)
+
+    def call(*args, **kwargs):
+        values = practical_call(names, args, kwargs) if names else None
+        if values is None and name == "vae_lower_bound" and getattr(ours, "answered", False) and len(args) >= 3:
+            note("vae_lower_bound was called with more than the practical's (gen_params, rec_params, data): "
+                 "the observed run used the practical's bound of those three")
+            values = list(args[:3])
+        if values is not None or own is None:
+            return ours(*values) if values is not None else ours(*args, **kwargs)
+        note("%s was called with arguments the handout's does not take: your own %s was used for those calls"
+             % (name, name))
+        return own(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
 class StandIns:
     """Installs the stand-ins a request asks for, {"vae.compute_KL": "answer", "vae.sigmoid": "given"},
-    and puts the submission's own functions back afterwards."""
+    again after any statement that redefines one (reinstall), and puts the submission's own
+    functions back afterwards."""
 
     def __init__(self, worker, spec):
-        self.worker, self.spec, self.saved = worker, spec or {}, []
+        self.worker, self.spec, self.saved, self.installed = worker, spec or {}, [], {}
 
     def __enter__(self):
-        for qualified, how in self.spec.items():
-            module_name, _, name = qualified.partition(".")
-            module = self.worker.modules.get(module_name)
-            if module is None:
-                continue
-            if how == "given" and name in given.GIVEN:
-                replacement = observed_predict if name == "neural_net_predict" else getattr(given, name)
-            elif how == "answer":
-                replacement = self.worker.answered(name)
-            else:
-                continue
-            self.saved.append((module, name, module.__dict__.get(name, _MISSING)))
-            setattr(module, name, replacement)
+        for qualified in self.spec:
+            self.install(qualified)
         return self
+
+    def install(self, qualified):
+        module_name, _, name = qualified.partition(".")
+        module, how = self.worker.modules.get(module_name), self.spec[qualified]
+        if module is None:
+            return
+        if how == "given" and name in given.GIVEN:
+            ours = observed_predict if name == "neural_net_predict" else getattr(given, name)
+        elif how == "answer":
+            ours = self.worker.answered(name)
+        else:
+            return
+        own = module.__dict__.get(name, _MISSING)
+        if not any(m is module and n == name for m, n, _ in self.saved):
+            self.saved.append((module, name, own))
+        replacement = tolerant(name, ours, own if own is not _MISSING and callable(own) else None)
+        self.installed[qualified] = (module, name, replacement)
+        module.__dict__[name] = replacement
+
+    def reinstall(self):
+        for qualified, (module, name, replacement) in list(self.installed.items()):
+            if module.__dict__.get(name) is not replacement:
+                self.install(qualified)
 
     def __exit__(self, *exc):
         for module, name, original in reversed(self.saved):
@@ -451,6 +703,7 @@ _MISSING = object()
 
 
 def observed_predict(params, inputs):
+    params = OBSERVATION.usable(params)
     OBSERVATION.network(params, inputs)
     return given.neural_net_predict(params, inputs)
 
@@ -485,10 +738,10 @@ def same_values(a, b):
 class Worker:
     def __init__(self, config, send, receive):
         self.config, self.send, self.receive = config, send, receive
-        self.callbacks = 0
-        self.import_trace = None
+        self.callbacks, self.callback_limit = 0, 2000
+        self.deferred = False     # vae.py took a gradient at import: its module-level code is its run
         self.submission = config["submission"]
-        self.modules, self.status = {}, {}
+        self.modules, self.status, self.warnings = {}, {}, {}
         self.writer = CappedWriter(config["keep"], config["abort"])
 
     def start(self):
@@ -498,6 +751,7 @@ class Worker:
         import warnings
         warnings.simplefilter("default")
         patch_rng()
+        neutralise_debuggers()
         sys.path[:] = [self.submission] + [p for p in sys.path if p and os.path.isdir(p)]
         sys.path += [p for p in config["libs"] if p not in sys.path]
         for name in SUBMISSION_MODULES:
@@ -515,8 +769,10 @@ class Worker:
                 import plotting
             except Exception:
                 plotting = None
-        OBSERVATION.reset(int(config.get("observe_seed", 0)), 256)
+        OBSERVATION.reset(int(config.get("observe_seed", 0)))
         patch_observation(data, plotting, config.get("small_mnist"))
+        global SMALL_TEST
+        SMALL_TEST = np.asarray((config.get("small_mnist") or {}).get("test", np.zeros((2, 784))), dtype=np.float64)
         for name in SUBMISSION_MODULES:
             path = os.path.join(self.submission, name + ".py")
             if name in config["excluded"]:
@@ -531,23 +787,23 @@ class Worker:
                 self.send({"type": "importing", "module": name})
                 self.writer.reset()
                 NOISE.set(None, 0, generator=config.get("observe_seed", 0) if name == "vae" else None)
-                _REAL["seed"](0)
+                GLOBAL.seed(0)
                 try:
-                    self.modules[name] = load_file(name, path, observed=name == "vae" and config.get("module_script"))
+                    self.modules[name], self.warnings[name], end = load_file(name, path, self.submission)
                     self.status[name] = None
-                    if name == "vae":   # a script that trained at import: that was its run
-                        self.import_trace = OBSERVATION.trace(vars(self.modules[name]))
-                except BaseException as e:   # SystemExit too: a module calling exit() is broken
+                    self.deferred = self.deferred or (name == "vae" and end == "deferred")
+                except BaseException as e:
                     self.status[name] = import_error(name, e, self.submission)
             if self.status[name] is not None:
                 sys.modules[name] = stub_module(name, self.status[name])
-        self.send({"type": "ready", "status": self.status})
+        self.send({"type": "ready", "status": self.status, "warnings": self.warnings, "notes": list(NOTES)})
 
     def ask(self, question):
         """A callback: the grader answers a stand-in's call; its value, or GradingFailure."""
         self.callbacks += 1
-        if self.callbacks > 2000:
-            raise GradingFailure("called the grader's stand-in functions more than 2000 times in one call")
+        if self.callbacks > self.callback_limit:
+            raise GradingFailure("called the grader's stand-in functions more than %d times in one call"
+                                 % self.callback_limit)
         self.send(dict(question, type="callback", id=self.request_id))
         answer = self.receive()
         if not isinstance(answer, dict) or answer.get("type") != "answer":
@@ -559,19 +815,21 @@ class Worker:
     def answered(self, name):
         """An autograd primitive named name whose values and gradients come from the grader. The
         posterior sampler still draws its noise here, so the noise stream moves on as it would."""
+        if name == "vae_lower_bound":
+            return self.answered_bound()
         from autograd.extend import primitive, defvjp
         worker = self
 
-        def unbox(args):
+        def unbox_args(args):
             return [plain(a) for a in args]
 
         drawn = {}   # id(output) -> the noise its call drew, for its gradient
 
         def standin(*args):
-            question = {"kind": "call", "function": name, "args": unbox(args)}
-            if name == "sample_latent_variables_from_posterior" and len(args) == 1 and np.ndim(args[0]) == 2:
+            question = {"kind": "call", "function": name, "args": unbox_args(args)}
+            if name == "sample_latent_variables_from_posterior" and len(args) == 1 and np.ndim(args[0]) in (1, 2):
                 shape = np.shape(args[0])
-                question["noise"] = NOISE.take("randn", (shape[0], shape[1] // 2))
+                question["noise"] = NOISE.take("randn", shape[:-1] + (shape[-1] // 2,))
             out = np.asarray(worker.ask(question))
             if "noise" in question:
                 if len(drawn) > 256:
@@ -584,7 +842,7 @@ class Worker:
         def vjp_maker(argnum):
             def maker(ans, *args):
                 def vjp(g):
-                    question = {"kind": "vjp", "function": name, "args": unbox(args), "argnum": argnum,
+                    question = {"kind": "vjp", "function": name, "args": unbox_args(args), "argnum": argnum,
                                 "g": plain(g)}
                     if id(ans) in drawn and drawn[id(ans)][0] is ans:
                         question["noise"] = drawn[id(ans)][1]
@@ -593,6 +851,56 @@ class Worker:
             return maker
         defvjp(function, *[vjp_maker(i) for i in range(4)])
         return function
+
+    def answered_bound(self):
+        """vae_lower_bound(gen_params, rec_params, data), whose value and gradient the grader computes
+        (the practical's bound of the networks given, eq. 14, with noise drawn here as the sampler
+        would draw it): in an observed run, training gets the practical's gradient whatever the
+        submission's Task 1, and the grader knows every gradient it handed out."""
+        from autograd.extend import primitive, defvjp_argnums
+        worker, tokens = self, {}
+
+        @primitive
+        def bound(data, n_gen, *leaves):
+            nets = [[(plain(W), plain(b)) for W, b in zip(part[::2], part[1::2])]
+                    for part in (leaves[:2 * n_gen], leaves[2 * n_gen:])]
+            if OBSERVATION.in_gradient:
+                OBSERVATION.started(*nets)
+            width = np.shape(leaves[-2])[-1] if leaves else 0
+            shape = np.shape(data)[:-1] + (width // 2,)
+            question = {"kind": "bound", "function": "vae_lower_bound", "args": [nets[0], nets[1], plain(data)],
+                        "noise": NOISE.take("randn", shape),
+                        "step": OBSERVATION.calls if OBSERVATION.in_gradient else None}
+            answer = worker.ask(question)
+            if not isinstance(answer, dict):
+                raise GradingFailure("the grader did not answer vae_lower_bound")
+            value = np.float64(answer.get("value"))
+            if len(tokens) > 64:
+                tokens.clear()
+            tokens[id(value)] = (value, answer.get("token"))
+            return value
+
+        def vjp_maker(argnums, ans, args, kwargs):
+            def vjp(g):
+                entry = tokens.get(id(ans))
+                token = entry[1] if entry is not None and entry[0] is ans else None
+                grads = worker.ask({"kind": "bound_vjp", "function": "vae_lower_bound", "token": token,
+                                    "g": float(unbox(g))})
+                out = []
+                for i in argnums:
+                    if i < 2:
+                        out.append(np.zeros(np.shape(args[i])) if i == 0 else 0)
+                    else:
+                        out.append(np.asarray(grads[i - 2], dtype=np.result_type(args[i], np.float32)))
+                return tuple(out)
+            return vjp
+        defvjp_argnums(bound, vjp_maker)
+
+        def lower_bound(gen_params, rec_params, data):
+            leaves = [a for net in (gen_params, rec_params) for W, b in net for a in (W, b)]
+            return bound(data, len(gen_params), *leaves)
+        lower_bound.__name__, lower_bound.answered = "vae_lower_bound", True
+        return lower_bound
 
     def function(self, module, name):
         if self.status.get(module) is not None or module not in self.modules:
@@ -607,10 +915,10 @@ class Worker:
             raise GradingFailure(text)
         return function
 
-    def handle(self, request):
+    def handle(self, request, standins):
         op = request.get("op")
         if op == "observe":
-            return self.observe(request)
+            return self.observe(request, standins)
         function = self.function(request["module"], request["function"])
         args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
         check_signature(function, args, kwargs)
@@ -625,31 +933,39 @@ class Worker:
             return self.gradient(function, args, kwargs, request)
         raise GradingFailure("unknown request %r" % op)
 
-    def observe(self, request):
-        """Run the submission's main block in its module's namespace, observed, with the request's
-        stand-ins; a module that trained when imported has its trace already."""
+    def observe(self, request, standins):
+        """Run the submission's script observed: its main block, or its module-level code (a script
+        that trains at module level), statement by statement, in its module's namespace (restored
+        afterwards), with the request's stand-ins and a CPU-time allowance."""
         module = self.modules.get("vae")
         if module is None:
             raise GradingFailure(self.status.get("vae") or "vae.py is not available")
-        blocks = main_blocks(os.path.join(self.submission, "vae.py"))
-        if not blocks:
-            if self.import_trace is None or not len(self.import_trace["steps_x"]):
-                raise GradingFailure("vae.py has no `if __name__ == \"__main__\":` block and trains nothing when "
-                                     "imported: nothing to observe")
-            return {"value": self.import_trace}
-        OBSERVATION.reset(int(request.get("seed", 0)), 256)
-        NOISE.set(None, 0, generator=request.get("seed", 0))
+        path = os.path.join(self.submission, "vae.py")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            has_main = any(is_main_check(node) for node in ast.parse(f.read(), path).body)
+        nodes, flags = observed_statements(path, module_level=self.deferred or not has_main)
+        if not nodes:
+            raise GradingFailure("vae.py has no `if __name__ == \"__main__\":` block and trains nothing when "
+                                 "imported: nothing to observe")
+        seed = int(request.get("seed", 0))
+        OBSERVATION.reset(seed)
+        NOISE.set(None, 0, generator=seed)
+        GLOBAL.seed(0)
+        self.callback_limit = int(min(max(request.get("callbacks") or 0, 2000), 100000))
         namespace = vars(module)
-        saved_name = namespace.get("__name__")
+        before = dict(namespace)
         namespace["__name__"] = "__main__"
+
+        def record(node, exc, folder):
+            OBSERVATION.errors.append(error_record(node, exc, folder))
         try:
-            for code in blocks:
-                exec(code, namespace)
-        except SystemExit:
-            pass   # sys.exit() at the end of a script is its end, not an error
+            OBSERVATION.end = run_statements(nodes, namespace, path, flags, self.submission, after=standins.reinstall,
+                                             allowance=float(request.get("allowance") or 60), record=record)
+            return {"value": OBSERVATION.trace(namespace)}
         finally:
-            namespace["__name__"] = saved_name
-        return {"value": OBSERVATION.trace(namespace)}
+            namespace.clear()
+            namespace.update(before)
+            standins.installed.clear()
 
     def gradient(self, function, args, kwargs, request):
         """autograd's gradient of sum(weights * function(*args)) with respect to args[argnum],
@@ -680,13 +996,14 @@ class Worker:
                 return
             self.writer.reset()
             NOISE.set(request.get("noise"), int(request.get("seed", 0)))
-            _REAL["seed"](int(request.get("seed", 0)))
+            GLOBAL.seed(int(request.get("seed", 0)))
             self.request_id = request.get("id")
             reply = {"type": "reply", "ok": True, "id": self.request_id}
-            self.callbacks = 0
+            self.callbacks, self.callback_limit = 0, 2000
+            del NOTES[:]
             try:
-                with StandIns(self, request.get("standins")):
-                    reply.update(self.handle(request))
+                with StandIns(self, request.get("standins")) as standins:
+                    reply.update(self.handle(request, standins))
             except BaseException as e:
                 reply = {"type": "reply", "ok": False, "id": self.request_id, "error": {
                     "type": type(e).__name__, "message": str(e)[:1500], "phase": getattr(e, "phase", "call"),
@@ -694,7 +1011,7 @@ class Worker:
                     "where": None if isinstance(e, GradingFailure) else where(e.__traceback__, self.submission)}}
             reply.update(output=self.writer.text(), printed=self.writer.total, draws=NOISE.draws[:50],
                          drawn=int(sum(int(np.prod(s)) for _, s in NOISE.draws)),
-                         overdrawn=NOISE.overdrawn, unused=NOISE.unused())
+                         overdrawn=NOISE.overdrawn, unused=NOISE.unused(), notes=list(NOTES))
             try:
                 self.send(reply)
             except protocol.ProtocolError as e:

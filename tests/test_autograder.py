@@ -22,7 +22,7 @@ import make_handout  # noqa: E402
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory):
     path = tmp_path_factory.mktemp("ag") / "autograder.zip"
-    make_autograder.build(path, seed=4242, with_mistakes=False, log=lambda *a: None)
+    make_autograder.build(path, with_mistakes=False, log=lambda *a: None)
     return path
 
 
@@ -35,26 +35,37 @@ def run(autograder, tmp_path, files, break_it=None):
         shutil.copy(source, root / "submission" / name)
     if break_it:
         break_it(root)
-    proc = subprocess.run(["bash", str(root / "run_autograder")], env=dict(os.environ, AUTOGRADER_ROOT=str(root)),
-                          capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable, KEEP_CASES="1")
+    proc = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=600)
     return root, json.loads((root / "results" / "results.json").read_text()), proc
 
 
-def test_the_zip_holds_the_scripts_and_private_cases_but_no_solution(autograder):
+def test_the_zip_makes_private_cases_and_holds_none_of_the_students(autograder):
     with zipfile.ZipFile(autograder) as z:
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
-        with z.open("source/tests/reference/elbo_mnist.npz") as f:
-            private = np.load(io.BytesIO(f.read()), allow_pickle=False)
-            private_images, private_noise = private["in.images"], private["noise"]
     assert {"setup.sh", "run_autograder", "source/requirements.txt", "source/grading/sandbox.py",
-            "source/tests/grading/conftest.py", "source/data.py", "source/mnist/t10k-images-idx3-ubyte.gz"} <= names
+            "source/tests/grading/conftest.py", "source/data.py", "source/mnist/t10k-images-idx3-ubyte.gz",
+            "source/tools/make_reference.py", "source/vae.py", "source/adam.py",
+            "source/docs/default/params.npz"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert "source/vae.py" not in names and "source/adam.py" not in names
-    # Private cases: other digits and noise than the students' stored ones.
-    with np.load(ROOT / "tests" / "reference" / "elbo_mnist.npz", allow_pickle=False) as stored:
-        assert not np.array_equal(private_images, stored["in.images"])
-        assert not np.array_equal(private_noise, stored["noise"])
+    assert not any(n.startswith("source/tests/reference/") for n in names)
+    assert "source/experiments.py" not in names
+
+
+def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
+    """A fresh secret seed per attempt: what one attempt's messages show is no answer to the next."""
+    inputs = []
+    for attempt in ("first", "second"):
+        root, result, _ = run(autograder, tmp_path / attempt, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
+        assert result["score"] == 100
+        assert (root / "cases").stat().st_mode & 0o077 == 0
+        with np.load(root / "cases" / "kl_mnist.npz", allow_pickle=False) as f:
+            inputs.append(f["in.q_means_and_log_stds"])
+    with np.load(ROOT / "tests" / "reference" / "kl_mnist.npz", allow_pickle=False) as stored:
+        students = stored["in.q_means_and_log_stds"]
+    assert not np.array_equal(inputs[0], inputs[1])
+    assert not np.array_equal(inputs[0], students) and not np.array_equal(inputs[1], students)
 
 
 def test_the_reference_scores_100_and_the_grader_keeps_its_files_to_itself(autograder, tmp_path):

@@ -33,7 +33,7 @@ import make_handout  # noqa: E402
 import make_reference  # noqa: E402
 import mutants  # noqa: E402
 import student_style  # noqa: E402
-from grading import GradingFailure, cases, observe, results  # noqa: E402
+from grading import GradingFailure, PartialCredit, cases, layout, observe, results  # noqa: E402
 from grading.submission import OWN, Submission  # noqa: E402
 
 TABLE = results.load_points()
@@ -70,15 +70,15 @@ def run_part(sub, ref, function):
 
 
 def run_tests(sub, ref, names, observed=None):
-    """Run the named grading tests directly; [(test id, points or None for a check, message)] of
-    failures. observed: a function giving the observed run (grading.observe.Run) when a test needs it."""
+    """Run the named grading tests directly; [(test id, points lost or None for a check, message)] of
+    failures (a slip loses part of a test's points). observed: a function giving the observed run (grading.observe.Run) when a test needs it."""
     failures = []
     tests = grading_tests()
     for name in names:
         fn, cases_ = tests[name]
         points = TABLE["by_test"][name][1] if name in TABLE["by_test"] else None
         for case in cases_:
-            kwargs = {"sub": sub, "ref": ref, "small_test": observe.small_mnist(ROOT)["test"]}
+            kwargs = {"sub": sub, "ref": ref, "small_test": layout.small_mnist(ROOT)["test"]}
             if case:
                 kwargs[case[0]] = case[1]
             wanted = fn.__code__.co_varnames[:fn.__code__.co_argcount]
@@ -87,8 +87,9 @@ def run_tests(sub, ref, names, observed=None):
                     kwargs["observed"] = observed()
                 fn(**{k: v for k, v in kwargs.items() if k in wanted})
             except GradingFailure as e:
-                failures.append(("%s[%s]" % (name, case[1]) if case else name,
-                                 None if points is None else points / len(cases_), str(e)))
+                share = None if points is None else points / len(cases_)
+                lost = share if share is None or not isinstance(e, PartialCredit) else min(share, e.lost)
+                failures.append(("%s[%s]" % (name, case[1]) if case else name, lost, str(e)))
     return failures
 
 
@@ -97,8 +98,8 @@ def grade(folder, ref, private=(), parts=None, graded=None, **kwargs):
     parts in `graded` (all, and the checks, if None) run on ref (each part by its functions' tests
     or its observed run's, as conftest.py chooses); then, for each reference of private,
     [{part: points}] of the tests of `parts` (all if None) on it, with the same worker."""
-    folder, found = observe.find_submission(folder)
-    formats = observe.formats(folder)
+    folder, found = layout.find_submission(folder)
+    formats = layout.formats(folder)
     sub = Submission(folder, timeout=20, **kwargs)
     if found:
         sub.note(found)
@@ -274,7 +275,7 @@ def test_given_functions_are_the_handouts():
     import inspect
     import vae
     from grading import given
-    for name in given.GIVEN + ("check_matrix",):
+    for name in given.GIVEN:
         assert inspect.getsource(getattr(given, name)) == inspect.getsource(getattr(vae, name)), name
 
 
@@ -479,7 +480,7 @@ def test_training_at_import_time_and_main_blocks(tmp_path):
         assert sub.status("vae") is None
         assert sub.status("adam") is None
 
-        assert sub.call("vae", "sizes").value == (observe.TRAIN, observe.TEST)
+        assert sub.call("vae", "sizes").value == (layout.TRAIN, layout.TEST)
         m, v, t = sub.call("adam", "adam_init", np.ones(3)).value
         assert list(m) == [0, 0, 0] and int(t) == 0
     finally:
@@ -506,12 +507,18 @@ def test_a_crashing_worker_costs_one_call(tmp_path):
 
 @pytest.mark.parametrize("style", ["npr.randn(*shape)", "npr.normal(size=shape)",
                                    "np.random.standard_normal(shape)", "onp.random.randn(*shape)",
-                                   "randn(shape[0], shape[1])", "npr.normal(0.0, 1.0, shape)"])
+                                   "randn(shape[0], shape[1])", "npr.normal(0.0, 1.0, shape)",
+                                   "npr.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), size=shape[0])",
+                                   "onp.random.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), shape[0])",
+                                   "scipy.stats.norm.rvs(size=shape)", "scipy.stats.norm(0, 1).rvs(shape)",
+                                   "onp.random.mtrand._rand.standard_normal(shape)"])
 def test_every_style_of_global_rng_gets_the_stored_noise(tmp_path, style):
+    """Any Gaussian entry point of numpy's global generator, however reached, draws the stored noise."""
     folder = submission(tmp_path, vae="""
         import autograd.numpy as np
         import autograd.numpy.random as npr
         import numpy as onp
+        import scipy.stats
         from numpy.random import randn
         def draw(shape):
             return %s

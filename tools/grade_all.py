@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "tests" / "grading"
 sys.path.insert(0, str(ROOT))
-from grading import observe, results, sandbox, submission as gs  # noqa: E402
+from grading import layout, results, sandbox, submission as gs  # noqa: E402
 
 
 def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=()):
@@ -89,7 +89,7 @@ def stage(folder, target):
     if not folder.is_dir():
         return "not a folder"
     target.mkdir(mode=0o700)
-    found, _ = observe.find_submission(folder)
+    found, _ = layout.find_submission(folder)
     destination = target / found.relative_to(folder)
     destination.mkdir(mode=0o700, parents=True, exist_ok=True)
     copied, refused = sandbox.copy_submission(str(found), str(destination))

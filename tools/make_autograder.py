@@ -3,19 +3,22 @@
 
 The zip holds, at its root, setup.sh and run_autograder, and in source/ the grading
 (grading/, tests/grading/), the support modules a submission is graded with (data.py,
-plotting.py, report.py), MNIST, requirements.txt, and a PRIVATE set of reference cases
-made here with a secret seed (not the students' stored cases; the seed is not kept).
-The reference solution itself is not in it: the grader judges from stored outputs.
+plotting.py, report.py), MNIST, requirements.txt, and what makes the reference cases:
+tools/make_reference.py, the reference solution (vae.py, adam.py) and the trained model
+the cases are drawn through (docs/default/params.npz). The students' stored cases are
+not in it.
 
 run_autograder first removes every other user's access to /autograder (source,
-submission, results), then grades /autograder/submission with the sandboxed worker
-(as a dedicated unprivileged user, in namespaces where the container allows them),
-and writes /autograder/results/results.json in Gradescope's format. If the grading
-itself fails, it still writes a results.json that scores 0 and says so.
+submission, results), then makes a PRIVATE set of reference cases with a fresh secret
+seed, for this attempt alone: what one attempt's messages show (at most six values of a
+case) says nothing of the next attempt's cases. It grades /autograder/submission with
+the sandboxed worker (as a dedicated unprivileged user, in namespaces where the container
+allows them; the submission never sees source/, the reference or the cases), writes
+/autograder/results/results.json in Gradescope's format, and deletes the cases. If the
+grading itself fails, it still writes a results.json that scores 0 and says so.
 """
 import argparse
 import os
-import secrets
 import shutil
 import stat
 import sys
@@ -45,15 +48,26 @@ RUN = """\
 # Gradescope runs this, as root, for every submission.
 set -u
 A="${{AUTOGRADER_ROOT:-/autograder}}"
+PY="${{AUTOGRADER_PYTHON:-python3}}"   # the interpreter with requirements.txt installed
 mkdir -p "$A/results"
 # Nothing of the grader's is for other users: the submission's code runs as one.
 chmod go-rwx "$A" "$A/results" 2>/dev/null
 chmod -R go-rwx "$A/source" "$A/submission" 2>/dev/null
 cd "$A/source"
-python3 -m pytest -c pytest.ini tests/grading --submission="$A/submission" \\
+# This attempt's private cases: a fresh secret seed, in a folder only root can read.
+CASES="$A/cases"
+rm -rf "$CASES" && mkdir -m 700 "$CASES"
+SEED=$("$PY" -c 'import secrets; print(secrets.randbelow(2 ** 31))')
+if "$PY" tools/make_reference.py --seed "$SEED" --out "$CASES" {mistakes} >/dev/null; then
+"$PY" -m pytest -c pytest.ini tests/grading --submission="$A/submission" --reference-dir="$CASES" \\
     --grade-json="$A/results/results.json" --grading-timeout={timeout} --grading-memory={memory} \\
     --grade-visibility={visibility} --confcutdir=tests/grading -p no:cacheprovider -q
-python3 - "$A/results/results.json" <<'PY'
+else
+    rm -f "$A/results/results.json"   # no cases, no grade
+fi
+unset SEED
+[ "${{KEEP_CASES:-0}}" = 1 ] || rm -rf "$CASES"
+"$PY" - "$A/results/results.json" <<'END'
 import json, sys
 path = sys.argv[1]
 try:
@@ -63,19 +77,20 @@ except Exception:
 if not ok:
     json.dump({{"score": 0, "output": "The autograder could not finish grading this submission; "
                "your instructor will grade it by hand.", "tests": []}}, open(path, "w"))
-PY
+END
 """
 
 SOURCE_DIRS = ("grading", "tests/grading", "mnist")
-SOURCE_FILES = ("requirements.txt",)
+# The reference and what makes the cases from it (tools/mutants.py and make_handout.py for the
+# known mistakes' fingerprints); never reachable from a submission's sandbox.
+SOURCE_FILES = ("requirements.txt", "vae.py", "adam.py", "docs/default/params.npz", "tools/make_reference.py",
+                "tools/mutants.py", "tools/make_handout.py")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
-def build(out, seed=None, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visible",
-          with_mistakes=True, log=print):
+def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visible", with_mistakes=True,
+          log=print):
     """Write the autograder zip to out; returns the number of files in it."""
-    import make_reference
-    seed = secrets.randbelow(2 ** 31) if seed is None else seed
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         source = Path(tmp) / "source"
@@ -83,15 +98,15 @@ def build(out, seed=None, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibil
         for name in SOURCE_DIRS:
             shutil.copytree(ROOT / name, source / name, ignore=IGNORED)
         for name in SOURCE_FILES:
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
         for path in submission.support_modules(ROOT):
             shutil.copy2(path, source / path.name)
         (source / "pytest.ini").write_text("[pytest]\ntestpaths = tests/grading\ntimeout = 600\n"
                                            "timeout_method = thread\naddopts = -p grading.pytest_plugin\n")
-        log("making the private reference cases (secret seed)...")
-        make_reference.write(source / "tests" / "reference", seed=seed, with_mistakes=with_mistakes)
         scripts = {"setup.sh": SETUP,
-                   "run_autograder": RUN.format(timeout=timeout, memory=memory_mb, visibility=visibility)}
+                   "run_autograder": RUN.format(timeout=timeout, memory=memory_mb, visibility=visibility,
+                                                mistakes="" if with_mistakes else "--no-mistakes")}
         fd, tmp_zip = tempfile.mkstemp(prefix=".autograder-", suffix=".zip", dir=str(out.absolute().parent))
         os.close(fd)
         count = 0
@@ -123,15 +138,13 @@ def main(argv=None):
                         help="address space of the submission's process, in MB; Gradescope's container has "
                              "768 MB in all (default %(default)s)")
     parser.add_argument("--visibility", choices=results.VISIBILITIES, default="visible", help=VISIBILITY_HELP)
-    parser.add_argument("--seed", type=int, default=None,
-                        help="the private cases' seed (default: a secret random one; give one only to "
-                             "rebuild the same autograder)")
     parser.add_argument("--no-mistakes", action="store_true",
-                        help="skip the known wrong solutions' fingerprints (faster; fewer hints in messages)")
+                        help="make each attempt's cases without the known wrong solutions' fingerprints "
+                             "(about 15 s faster an attempt; fewer hints in messages)")
     args = parser.parse_args(argv)
     if args.timeout <= 0 or args.memory < 256:
         parser.error("--timeout must be above 0 and --memory at least 256 MB")
-    count = build(args.out, args.seed, args.timeout, args.memory, args.visibility, not args.no_mistakes)
+    count = build(args.out, args.timeout, args.memory, args.visibility, not args.no_mistakes)
     print("wrote %s (%d files, %.1f MB)" % (args.out, count, os.path.getsize(args.out) / 2 ** 20))
     return 0
 

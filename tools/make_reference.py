@@ -125,6 +125,9 @@ def make_cases(seed=DEFAULT_SEED):
     nets = trained_nets()
     images, encoder_mnist, batch_noise, batch_logits = realistic_batch(nets, rng)
     assert literal_is_exact(images, batch_logits)
+    # The cases graded with stand-ins get a batch of their own: the stand-ins' answers (which a
+    # submission can print) are then no answer of the Task 1.1-1.3 cases.
+    own_images, _, own_noise, _ = realistic_batch(nets, rng)
     cases = {}
 
     # Task 1.1
@@ -174,12 +177,12 @@ def make_cases(seed=DEFAULT_SEED):
     # Task 1.4: graded with the reference's Task 1.1-1.3 functions (stand-ins)
     cases["elbo_mnist"] = case("vae_lower_bound(gen_params, rec_params, data)", "vae_lower_bound", "call",
                                ["@net:gen", "@net:rec", "@images"],
-                               "6 MNIST digits and the trained networks", noise=batch_noise, images=images,
+                               "6 MNIST digits and the trained networks", noise=own_noise, images=own_images,
                                standins=TASK1)
     cases["elbo_gradient"] = case("the gradient of vae_lower_bound(gen_params, rec_params, data)",
                                   "vae_lower_bound", "gradcheck", ["@net:gen", "@net:rec", "@images", 1e-6, 0],
                                   "6 MNIST digits and the trained networks", primary="analytic",
-                                  noise=batch_noise, images=images, standins=TASK1, rtol=1e-4, atol=1e-4)
+                                  noise=own_noise, images=own_images, standins=TASK1, rtol=1e-4, atol=1e-4)
 
     # Task 2
     params = rng.normal(0, 1, 8)
@@ -214,7 +217,7 @@ def make_cases(seed=DEFAULT_SEED):
     cases["reconstruct_mnist"] = case("reconstruct(gen_params, rec_params, images)", "reconstruct", "call",
                                       ["@net:gen", "@net:rec", "@images"],
                                       "6 MNIST digits and the trained networks",
-                                      noise=batch_noise, images=images,
+                                      noise=own_noise, images=own_images,
                                       standins=("sample_latent_variables_from_posterior",))
     n, latent = 2000, 4
     reconstruct_mu = np.round(rng.uniform(-2, 2, latent), 2)

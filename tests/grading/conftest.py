@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, cases, observe, results, sandbox, submission  # noqa: E402
+from grading import GradingFailure, PartialCredit, cases, layout, observe, results, sandbox, submission  # noqa: E402
 
 
 def _option(config, name, default=None):
@@ -58,10 +58,10 @@ def pytest_configure(config):
     if not submission_dir.is_dir():
         raise pytest.UsageError("--submission %s: no such folder" % option)
     reference = _option(config, "reference_dir")
-    submission_dir, found = observe.find_submission(submission_dir)
+    submission_dir, found = layout.find_submission(submission_dir)
     grading = results.Grading(submission_dir, _option(config, "grade_json"),
                               visibility=_option(config, "grade_visibility", "visible"))
-    grading.formats = observe.formats(submission_dir)
+    grading.formats = layout.formats(submission_dir)
     grading.found = found
     grading.reference_dir = Path(reference).resolve() if reference else cases.DEFAULT_REFERENCE_DIR
     grading.timeout = float(_option(config, "grading_timeout", submission.JOB_TIMEOUT))
@@ -124,10 +124,13 @@ def pytest_runtest_makereport(item, call):
     sections = [("Captured %s %s" % (key, when), content) for when, key, content in item._report_sections]
     args = (item.nodeid, item.location, {x: 1 for x in item.keywords}, "failed", str(excinfo.value),
             call.when, sections, call.duration)
+    properties = list(item.user_properties)
+    if excinfo.errisinstance(PartialCredit):    # a slip: the points minus its cost
+        properties.append(("lost", excinfo.value.lost))
     try:
-        return pytest.TestReport(*args, start=call.start, stop=call.stop, user_properties=item.user_properties)
+        return pytest.TestReport(*args, start=call.start, stop=call.stop, user_properties=properties)
     except TypeError:   # pytest < 8: no start and stop
-        return pytest.TestReport(*args, user_properties=item.user_properties)
+        return pytest.TestReport(*args, user_properties=properties)
 
 
 def pytest_runtest_logreport(report):
@@ -141,7 +144,9 @@ def pytest_runtest_logreport(report):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
             grading.record(report.nodeid, "skipped", "skipped: %s" % reason)
         else:
-            grading.record(report.nodeid, "failed" if report.when == "call" else "error", _message(report))
+            lost = dict(report.user_properties).get("lost")
+            status = "partial" if lost is not None else "failed" if report.when == "call" else "error"
+            grading.record(report.nodeid, status, _message(report), lost)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -232,4 +237,4 @@ def observed(request, sub):
 @pytest.fixture(scope="session")
 def small_test():
     """The test images of the observed run (the grader's copy)."""
-    return observe.small_mnist(ROOT)["test"]
+    return layout.small_mnist(ROOT)["test"]

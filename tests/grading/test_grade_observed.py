@@ -1,9 +1,21 @@
 """Tasks 2 and 3 of a script written on the original handout, graded by watching it run
-(grading/observe.py). Points: points.json ("observed"); a part is graded by these tests
-only when the submission does not write it as functions (conftest.py chooses)."""
-import pytest
+(grading/observe.py). Points: points.json ("observed", and "slips" for the recognisable slips
+that cost part of a part); a part is graded by these tests only when the submission does not
+write it as functions (conftest.py chooses)."""
+import contextlib
 
-from grading import GradingFailure, observe
+from grading import GradingFailure, PartialCredit, observe
+
+
+@contextlib.contextmanager
+def part(title):
+    """Failures of the part, headed by its title."""
+    try:
+        yield
+    except PartialCredit as e:
+        raise PartialCredit("%s: %s" % (title, e), e.lost)
+    except GradingFailure as e:
+        raise GradingFailure("%s: %s" % (title, e))
 
 
 def test_observed_adam_start(observed):
@@ -14,30 +26,29 @@ def test_observed_adam_start(observed):
 
 
 def test_observed_adam_update(observed):
-    """Every update of flattened_current_params is Figure 5's, from the gradient the loop got, with
-    the learning rate set, bias corrections and eps outside the square root."""
+    """Every update of the parameters is Figure 5's, from the gradient the loop got (the bound's),
+    with bias corrections and eps outside the square root; steps that plain SGD or sign descent
+    would make too earn nothing."""
     _, update, message = observe.adam_verdict(observed)
     if not update:
         raise GradingFailure("ADAM in the training loop: " + message)
 
 
 def test_observed_samples(observed):
-    """25 images saved that are the decoder's probabilities for z drawn from N(0, I)."""
-    message = observe.samples_verdict(observed)
-    if message:
-        raise GradingFailure("Task 3.1 (samples from the prior): " + message)
+    """Images saved that are the trained decoder's probabilities for z drawn from N(0, I)."""
+    with part("Task 3.1 (samples from the prior)"):
+        observe.samples_verdict(observed)
 
 
 def test_observed_reconstructions(observed, small_test):
-    """The first 10 test images and their reconstructions through q(z|x), saved (one file or two)."""
-    message = observe.reconstructions_verdict(observed, small_test)
-    if message:
-        raise GradingFailure("Task 3.2 (reconstructions): " + message)
+    """Test images and their reconstructions through the trained q(z|x) and decoder, saved (one
+    file or two), found by matching."""
+    with part("Task 3.2 (reconstructions)"):
+        observe.reconstructions_verdict(observed, small_test)
 
 
-@pytest.mark.parametrize("pair", range(observe.PAIRS))
-def test_observed_interpolations(observed, small_test, pair):
-    """The interpolation between test images 2 pair + 1 and 2 pair + 2, saved, in either direction."""
-    message = observe.interpolation_verdict(observed, small_test, pair)
-    if message:
-        raise GradingFailure("Task 3.3 (interpolations): " + message)
+def test_observed_interpolations(observed, small_test):
+    """The 5 interpolations between the trained means of test images 1-2, ..., 9-10, saved, in
+    either direction, found by matching."""
+    with part("Task 3.3 (interpolations)"):
+        observe.interpolation_verdict(observed, small_test)

@@ -50,7 +50,8 @@ def sample_statistics_inputs(rng):
 
 def test_sample_statistics(sub, ref):
     """Over 20000 rows with the same mean and standard deviation: the sample mean and standard
-    deviation of z match, and z's components are uncorrelated (real random numbers)."""
+    deviation of z match, z's components are uncorrelated, and another call draws other values
+    (real random numbers, from any of numpy's Gaussian samplers)."""
     n = 20000
     MU, SIGMA, seed = sample_statistics_inputs(ref.rng("sample_statistics"))
     encoder_output = np.tile(np.concatenate([MU, np.log(SIGMA)]), (n, 1))
@@ -59,9 +60,8 @@ def test_sample_statistics(sub, ref):
     z = judge.as_array(result.value, what)
     if z.shape != (n, 3):
         raise GradingFailure("%s: wrong shape: expected %s, obtained %s" % (what, (n, 3), z.shape))
-    if not result.draws:
-        raise GradingFailure("%s: it drew no Gaussian noise from numpy's global RNG: z must be random, "
-                                "eps ~ N(0, I) from npr.randn(batch, L)" % what)
+    if not np.all(np.isfinite(z)):
+        raise GradingFailure("%s: %d of the values are not finite (nan or inf)" % (what, int((~np.isfinite(z)).sum())))
     mean, sd = z.mean(axis=0), z.std(axis=0)
     lines = []
     if np.all(sd < 1e-8):
@@ -90,6 +90,12 @@ def test_sample_statistics(sub, ref):
         if np.any(np.abs(corr) > 0.05):
             lines.append("the components of z are correlated (%s): draw an independent eps for every "
                          "latent variable" % np.round(corr, 3))
+    if not lines:
+        again = judge.as_array(sub.call("vae", "sample_latent_variables_from_posterior", encoder_output[:100],
+                                        seed=seed + 1, what=what).value, what)
+        if again.shape == (100, 3) and np.array_equal(again, z[:100]):
+            lines.append("another call gave the very same z: draw fresh noise at every call, with numpy's global "
+                         "generator (npr.randn), not a generator seeded inside the function")
     if lines:
         raise GradingFailure("%s:\n  " % what + "\n  ".join(lines))
 
@@ -166,9 +172,17 @@ def test_kl_values(sub, ref, case):
     judge.check_result(result, c, hints=hints, shape_hint=rows_hint)
 
 
+def kl_closed_form(rows, log_variances=False):
+    """eq. (12) for each row (means, then log standard deviations; or log variances)."""
+    mean, second = np.split(rows, 2, axis=1)
+    variance = np.exp(second) if log_variances else np.exp(2 * second)
+    return 0.5 * np.sum(variance + mean ** 2 - 1 - np.log(variance), axis=1)
+
+
 def test_kl_at_prior_and_non_negative(sub, ref):
-    """KL = 0 when q is the prior (means 0, log standard deviations 0), and KL > 0 wherever q
-    differs from it."""
+    """KL = 0 when q is the prior (means 0, log standard deviations 0), and, away from it, the
+    Gaussian KL of eq. (12) up to a constant factor (a missing 1/2, a mean over the latent
+    variables), or that of a network giving log variances (footnote 1)."""
     rng = ref.rng("kl_at_prior")
     inputs = np.concatenate([np.zeros((1, 8)),
                              np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))], axis=1)])
@@ -176,12 +190,21 @@ def test_kl_at_prior_and_non_negative(sub, ref):
     value = judge.as_array(sub.call("vae", "compute_KL", inputs, what=what).value, what)
     if value.shape != (6,):
         raise GradingFailure("%s on 6 rows, L = 4: wrong shape: expected (6,), obtained %s" % (what, value.shape))
+    if not np.all(np.isfinite(value)):
+        raise GradingFailure("%s on 6 rows, L = 4: values that are not finite: %s" % (what, judge._fmt(value)))
     if abs(value[0]) > 1e-9:
         raise GradingFailure("%s: the KL of the prior to itself (means 0, log standard deviations 0) "
                              "should be 0, obtained %.6g" % (what, value[0]))
-    if not np.all(value[1:] > 1e-6) or not np.all(np.isfinite(value)):
+    if not np.all(value[1:] > 1e-6):
         raise GradingFailure("%s: a KL divergence is positive wherever q differs from the prior; for 5 rows "
                              "that differ, obtained %s" % (what, judge._fmt(value[1:])))
+    for log_variances in (False, True):
+        expected = kl_closed_form(inputs[1:], log_variances)
+        factor = value[1] / expected[0]
+        if np.allclose(value[1:], factor * expected, rtol=1e-6, atol=1e-9):
+            return
+    raise GradingFailure("%s: for 5 rows that differ from the prior, the values %s are not the Gaussian KL of "
+                         "eq. (12) (nor a constant multiple of it)" % (what, judge._fmt(value[1:])))
 
 
 # ---------------------------------------------------------------------------
@@ -201,11 +224,13 @@ def test_elbo_value(sub, ref):
 
 def test_elbo_differentiable(sub, ref):
     """autograd's gradient of vae_lower_bound with respect to both networks matches finite
-    differences along random directions (the same noise at every evaluation): training can use it."""
+    differences along random directions (the same noise at every evaluation), for a bound that is
+    the practical's up to a constant factor (a sum over the batch, the loss): training can use it."""
     c = ref.case("elbo_gradient")
     what = c.meta["what"]
     result = cases.run_case(sub, c)
     analytic, numeric = np.asarray(result["analytic"]), np.asarray(result["numeric"])
+    value = judge.numbers(result["value"]).ravel()
     if not (np.all(np.isfinite(analytic)) and np.all(np.isfinite(numeric))):
         raise GradingFailure("%s: the bound or its gradient is not finite (autograd gives %s, finite "
                              "differences %s)" % (what, judge._fmt(analytic), judge._fmt(numeric)))
@@ -219,6 +244,12 @@ def test_elbo_differentiable(sub, ref):
     if not np.allclose(analytic, numeric, rtol=1e-4, atol=1e-4):
         raise GradingFailure("%s along 3 random directions: autograd gives %s, finite differences %s"
                              % (what, judge._fmt(analytic), judge._fmt(numeric)))
+    expected_value, expected = float(c.expected("value")), c.expected("analytic")
+    factor = value[0] / expected_value if value.size == 1 and expected_value else np.nan
+    if not (np.isfinite(factor) and factor != 0 and np.allclose(analytic, factor * expected, rtol=1e-4, atol=1e-6)):
+        raise GradingFailure("%s: autograd and finite differences agree, but on a function that is not the "
+                             "practical's bound (nor a constant multiple of it): the bound's value is wrong "
+                             "(see test_elbo_value)" % what)
 
 
 # ---------------------------------------------------------------------------

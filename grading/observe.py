@@ -192,8 +192,10 @@ class Run:
         self.sampled = []        # (step count, encoder output row, z row) answered to the sampler
         self.extra = []          # vjps of the bound asked with no gradient computed
 
+        self.test = layout.small_mnist(sub.root)["test"]
         result = sub.observe(self.answer, what=what)
         trace = result.value if isinstance(result.value, dict) else {}
+        self.library = [n for n in trace.get("library") or [] if isinstance(n, str)][:4]
         self.output = result.output
         self.calls = trace.get("calls") if type(trace.get("calls")) is int else 0
         values = _floats(trace.get("values") if trace.get("values") is not None else [], "values").ravel()
@@ -220,6 +222,10 @@ class Run:
     # -- the stand-ins' calls
 
     def answer(self, question):
+        with np.errstate(all="ignore"):   # a diverging training's nan and inf go back as they are
+            return self._answer(question)
+
+    def _answer(self, question):
         function, kind = question.get("function"), question.get("kind")
         if function == "vae_lower_bound":
             return self.answer_bound(question)
@@ -347,23 +353,27 @@ class Run:
         return 0.001
 
     def trained(self):
-        """The networks Task 3 may use, (decoders, encoders): those the training produced (within one
-        ADAM step of the last training step, or exactly the bound's after it), or those it started
-        from (the worker runs Task 3 on them when the training left a broken model); GradingFailure
-        with what is wrong otherwise."""
+        """The networks Task 3 may use, (decoders, encoders): those the training produced, within one
+        more update of the last training step; or, when the training left a broken model, those it
+        started from (the worker then runs Task 3 on them). GradingFailure with what is wrong
+        otherwise: networks not from the training (zeroed, fresh, the initial ones) earn nothing."""
         if self.training is None:
             raise GradingFailure(NEEDS_HUMAN + "no training was observed (vae_lower_bound was never called inside "
                                  "the gradient function), so the networks Task 3 used cannot be told to be the "
                                  "trained ones" + self.error_lines(None))
         x = np.array([s[1] for s in self.steps])
-        step = np.nanmax(np.abs(np.diff(x, axis=0))) if len(x) > 1 else 0.0
-        tol = 10 * max(step if np.isfinite(step) else 0.0, self.learning_rate()) + 1e-12
-        gen, rec = self.training
+        diffs = np.abs(np.diff(x, axis=0)) if len(x) > 1 else np.zeros(0)
+        diffs = diffs[np.isfinite(diffs)]
+        # The last update (after the last step) moves no coordinate much further than the largest
+        # update seen (in a dozen steps Figure 5 moves a coordinate by at most about alpha); two
+        # updates back, the networks training started from, a fresh or a zeroed one do.
+        tol = 1.5 * (float(diffs.max()) if diffs.size and diffs.max() > 0 else 0.001) + 1e-12
         out = []
-        for kind, reference in (("decoder", gen), ("encoder", rec)):
-            exact = [nets[0 if kind == "decoder" else 1] for nets in self.after + [self.first]]
+        for k, kind in enumerate(("decoder", "encoder")):
+            reference = self.training[k]
+            start = self.first[k] if self.first is not None and not healthy(reference, kind, self.test) else None
             found = [net for net in self.networks[kind] if _close(net, reference, tol) or
-                     any(_close(net, e, 0.0) for e in exact)]
+                     (start is not None and _close(net, start, 0.0))]
             if not found:
                 what = "neural_net_predict(gen_params, z)" if kind == "decoder" else \
                     "neural_net_predict(rec_params, images)"
@@ -390,6 +400,15 @@ class Run:
         if self.end not in ("the end of the script", "?"):
             lines.append("the run ended with %s" % self.end[:100])
         return "".join("\n  " + line for line in lines[:4])
+
+
+def healthy(net, kind, test):
+    """Finite, and not the same output for every input: over 16 z ~ N(0, I) (a decoder) or the
+    test images (an encoder)."""
+    probe = test if kind == "encoder" else np.random.RandomState(1).standard_normal((16, net[0][0].shape[0]))
+    with np.errstate(all="ignore"):
+        out = decode(net, probe)
+        return bool(np.all(np.isfinite(out)) and np.max(np.std(out, axis=0)) > 1e-9)
 
 
 def _close(net, reference, tol):
@@ -471,6 +490,13 @@ def adam_verdict(run):
     if not len(observed) or not np.any((observed != 0) | ~np.isfinite(observed)):
         return False, False, ("the parameters never changed between the training steps (%d gradient calls): no "
                               "ADAM update was made" % len(run.steps) + run.error_lines("training"))
+    if run.library:
+        return False, False, ("the training loop used %s: Task 2 asks for ADAM written out (Figure 5), not a "
+                              "library's" % run.library[0])
+    if len(observed) < 2:
+        return False, False, (NEEDS_HUMAN + "the run made one update only: one step cannot tell ADAM (its moments) "
+                              "from a normalised gradient step; train for more than one batch"
+                              + run.error_lines("training"))
     sign = 1.0 if np.median(run.cotangents) > 0 else -1.0   # objective is the bound: ascent; the loss: descent
     lr = run.learning_rate()
     unit = figure5_steps(g, 1.0, sign=sign)
@@ -548,6 +574,23 @@ def matches(saved, table):
     best = np.argmin(distance, axis=1)
     ok = np.array([np.allclose(saved[i], table[j], rtol=RTOL, atol=ATOL, equal_nan=True) for i, j in enumerate(best)])
     return np.where(ok, best, -1)
+
+
+def matches_all(saved, table):
+    """For each row of saved, the indices of every row of table equal to it within the tolerance
+    (a barely trained model can decode two codes alike: each is a possible match)."""
+    if not len(table) or not len(saved):
+        return [np.zeros(0, dtype=np.int64) for _ in saved]
+    with np.errstate(all="ignore"):
+        s = np.where(np.isfinite(saved), saved, 0.0)
+        t = np.where(np.isfinite(table), table, 0.0)
+        distance = (s ** 2).sum(1)[:, None] + (t ** 2).sum(1)[None] - 2 * s @ t.T
+        bound = ((ATOL + RTOL * np.abs(t)) ** 2).sum(1) * 1.01 + 1e-12   # what allclose lets through
+    out = []
+    for i, row in enumerate(saved):
+        near = np.flatnonzero(distance[i] <= bound)
+        out.append(np.array([j for j in near if np.allclose(row, table[j], rtol=RTOL, atol=ATOL)], dtype=np.int64))
+    return out
 
 
 def _check_depends(dec, enc, test):
@@ -659,20 +702,27 @@ def reconstructions_verdict(run, test):
             _check_depends(dec, enc, test)
             images, kinds, z = candidates(run, enc, test)
             logits = decode(dec, z)
+            # An interpolation's end frames are decoded means too: they are no reconstructions.
+            saves = [saved for saved, _ in run.saves]
+            for hit in interpolations(run, dec, enc, test):
+                saves[hit[5]] = saves[hit[5]].copy()
+                saves[hit[5]][hit[6]:hit[6] + hit[2]] = np.nan
             originals = set()
-            for saved, _ in run.saves:
+            for saved in saves:
                 originals.update(int(i) for i in matches(saved, test) if i >= 0)
             for output, table in (("probabilities", given.sigmoid(logits)), ("logits", logits)):
                 hits = set()
-                for saved, _ in run.saves:
-                    hits.update(int(i) for i in matches(saved, table) if i >= 0)
+                for saved in saves:
+                    for found in matches_all(saved, table):
+                        hits.update(found.tolist())
                 if not hits:
                     continue
                 recon = {int(images[h]) for h in hits}
                 sampled = any(kinds[h] == "sample" for h in hits)
+                first = set(range(10))
                 found = (["logits"] if output == "logits" else []) + ([] if sampled else ["posterior_means"]) + \
-                    ([] if recon == set(range(10)) else ["other_images"]) + \
-                    ([] if recon <= originals else ["no_originals"])
+                    ([] if first <= recon else ["other_images"]) + \
+                    ([] if recon & originals else ["no_originals"])
                 if best is None or len(found) < len(best):
                     best = found
     if best is None:
@@ -683,14 +733,14 @@ def reconstructions_verdict(run, test):
 
 
 def interpolations(run, dec, enc, test):
-    """Every interpolation saved: (image a, image b, frames, code kind, output kind), found by matching
-    each saved array's frames, in order, to decode(z_a s + (1 - s) z_b), s from 1 to 0, with z_a, z_b
-    codes of test images a and b."""
+    """Every interpolation saved: (image a, image b, frames, code kind, output kind, save, first row),
+    found by matching each saved array's frames, in order, to decode(z_a s + (1 - s) z_b), s from 1
+    to 0, with z_a, z_b codes of test images a and b."""
     images, kinds, z = candidates(run, enc, test)
     logits = decode(dec, z)
     found = []
     for output, table, f in (("probabilities", given.sigmoid(logits), given.sigmoid), ("logits", logits, None)):
-        for saved, _ in run.saves:
+        for index, (saved, _) in enumerate(run.saves):
             start = matches(saved, table)
             r = 0
             while r < len(saved) - 1:
@@ -706,7 +756,7 @@ def interpolations(run, dec, enc, test):
                         frames = f(frames) if f else frames
                         if np.allclose(saved[r:r + n], frames, rtol=RTOL, atol=ATOL, equal_nan=True):
                             hit = (int(images[a]), int(images[b]), n,
-                                   "sample" if "sample" in (kinds[a], kinds[b]) else "mean", output)
+                                   "sample" if "sample" in (kinds[a], kinds[b]) else "mean", output, index, r)
                             break
                 if hit:
                     found.append(hit)

@@ -351,6 +351,8 @@ class Observation:
         self.errors, self.variables = [], {}
         self.end = "the end of the script"
         self.first = {}       # kind -> the networks of the first training step (the bound's, a copy)
+        self.last = {}        # ... and of the last
+        self.library = []     # optimisers of autograd.misc.optimizers the run called
         self.checked = {}     # id of a network's first weights -> (the network, usable or not)
 
     def gradient(self, fun, argnum=0, with_value=False):
@@ -402,14 +404,32 @@ class Observation:
             del known[:-4]   # the last ones: a loop that saves images every epoch used earlier networks
 
     def started(self, gen_params, rec_params):
-        """The bound was given these networks inside a gradient: the first time, keep them."""
+        """The bound was given these networks inside a gradient: a training step. Keep a copy of the
+        first, and the last."""
         if not self.first:
             self.first = {"decoder": network_copy(gen_params), "encoder": network_copy(rec_params)}
+        self.last = {"decoder": gen_params, "encoder": rec_params}
+
+    def healthy(self, params, kind):
+        """Finite, and not the same output for every input (cached for each network)."""
+        key = id(unbox(params[0][0]))
+        if key not in self.checked or self.checked[key][0] is not unbox(params[0][0]):
+            net = network_copy(params)
+            probe = SMALL_TEST if kind == "encoder" else np.random.RandomState(1).standard_normal(
+                (16, net[0][0].shape[0]))
+            with np.errstate(all="ignore"):
+                out = given.neural_net_predict(net, probe)
+                ok = bool(np.all(np.isfinite(out)) and np.max(np.std(out, axis=0)) > 1e-9)
+            if len(self.checked) > 64:
+                self.checked.clear()
+            self.checked[key] = (unbox(params[0][0]), ok)
+        return self.checked[key][1]
 
     def usable(self, params):
-        """params, or, after training, for a decoder or encoder the training left non-finite or
-        collapsed (the same output for every input: a wrong ADAM can do that), the networks training
-        started from: Task 3's code is then still run, and judged, on networks that work."""
+        """params; but after a training that left its decoder or encoder broken (non-finite, or the
+        same output for every input: a wrong ADAM can do that), a network of that kind as broken is
+        replaced by the one training started from: Task 3's code is then still run, and judged, on
+        networks that work. A broken network the training did not leave is left as it is."""
         if self.in_gradient or not self.calls or not self.first:
             return params
         try:
@@ -420,17 +440,7 @@ class Observation:
         start = self.first.get(kind)
         if start is None or [np.shape(W) for W, _ in params] != [W.shape for W, _ in start]:
             return params
-        key = id(unbox(params[0][0]))
-        if key not in self.checked or self.checked[key][0] is not unbox(params[0][0]):
-            net = network_copy(params)
-            probe = SMALL_TEST if kind == "encoder" else np.random.RandomState(1).standard_normal((16, first[0]))
-            with np.errstate(all="ignore"):
-                out = given.neural_net_predict(net, probe)
-                ok = bool(np.all(np.isfinite(out)) and np.max(np.std(out, axis=0)) > 1e-9)
-            if len(self.checked) > 64:
-                self.checked.clear()
-            self.checked[key] = (unbox(params[0][0]), ok)
-        if self.checked[key][1]:
+        if self.healthy(params, kind) or self.healthy(self.last[kind], kind):
             return params
         note("the training left the %s giving non-finite values or the same output for every input (see "
              "Task 2): Task 3 was run with the networks the training started from" % kind)
@@ -448,7 +458,7 @@ class Observation:
                 "variables": self.variables,
                 "draw_shapes": [list(s) for _, s in NOISE.draws[:self.MAX_DRAWS]],
                 "draw_calls": NOISE.phases[:self.MAX_DRAWS],
-                "errors": self.errors[:20], "notes": list(NOTES), "end": self.end}
+                "errors": self.errors[:20], "notes": list(NOTES), "end": self.end, "library": self.library[:4]}
 
 
 def _same_network(a, b):
@@ -483,6 +493,12 @@ def patch_observation(data_module, plotting_module, small):
         return OBSERVATION.gradient(fun, argnum, with_value=True)
     for module in (autograd, ops):
         module.grad, module.value_and_grad = grad, value_and_grad
+    import autograd.misc.optimizers as optimizers
+    for name in ("adam", "sgd", "rmsprop"):
+        def recorded(*args, _real=getattr(optimizers, name), _name=name, **kwargs):
+            OBSERVATION.library.append("autograd.misc.optimizers." + _name)
+            return _real(*args, **kwargs)
+        setattr(optimizers, name, recorded)
 
     def save_images(images, file_name, *args, **kwargs):
         OBSERVATION.save(images, file_name)
@@ -966,6 +982,7 @@ class Worker:
             namespace.clear()
             namespace.update(before)
             standins.installed.clear()
+            OBSERVATION.reset(seed)   # later calls (the function tests) are not part of the run
 
     def gradient(self, function, args, kwargs, request):
         """autograd's gradient of sum(weights * function(*args)) with respect to args[argnum],

@@ -1,6 +1,7 @@
 """The student handout written by tools/make_handout.py from the reference's solution regions."""
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,32 @@ def _function_source(text, name):
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("def ", "class ", "# ----"))),
                len(lines))
     return "".join(lines[start:end])
+
+
+# What computes a task's answer: Figure 5's bias correction and denominator, eq. (15)'s sample,
+# eq. (12)'s KL, eq. (3) in its stable form, Task 3's decoding of z.
+ANSWERS = re.compile(r"1 *- *beta_?1 *\*\*|sqrt\( *v[a-z_]* *\) *\+ *eps|exp\( *log_std[a-z_]* *\) *\* *[a-z_]*eps|"
+                     r"mean *\*\* *2 *- *1|logaddexp\( *0|sigmoid\( *(given\.)?neural_net_predict\( *gen")
+
+
+def test_no_file_outside_the_stubs_computes_a_tasks_answer(handout):
+    """A student can copy nothing: the grader's observation of original-layout scripts, which
+    recomputes Figure 5, the sample, the KL and Task 3's images, is not in the handout."""
+    assert not (handout / "grading" / "observe.py").exists()
+    assert not (handout / "tests" / "grading" / "test_grade_observed.py").exists()
+    found = []
+    for path in sorted(handout.rglob("*.py")):
+        name = str(path.relative_to(handout))
+        if name in make_handout.SOLUTION_FILES:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if ANSWERS.search(line):
+                found.append("%s:%d: %s" % (name, number, line.strip()))
+    assert not found, "\n".join(found)
+
+
+def test_the_pattern_finds_the_answers_where_they_are():
+    """The check above could fail: it finds the answers in the reference and the grader's tools."""
+    text = (ROOT / "vae.py").read_text() + (ROOT / "adam.py").read_text() + \
+        (ROOT / "grading" / "observe.py").read_text()
+    assert len(ANSWERS.findall(text)) >= 4

@@ -32,6 +32,9 @@ COPIED_FILES = ("requirements.txt",)   # and the modules vae.py and adam.py impo
 COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
 WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+# The grader's own tools, which compute the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's
+# images) to judge a script on the original handout by watching it run: not for students.
+GRADER_ONLY = ("grading/observe.py", "tests/grading/test_grade_observed.py")
 
 MARKER = re.compile(r"^(\s*)#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
@@ -398,6 +401,8 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
         shutil.copy2(source / name, out / name)
     for name in COPIED_DIRS:
         shutil.copytree(source / name, out / name, ignore=IGNORED)
+    for name in GRADER_ONLY:
+        (out / name).unlink()
     (out / "README.md").write_text(student_readme(source))
     (out / "pytest.ini").write_text(PYTEST_INI)
     return out

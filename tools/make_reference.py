@@ -173,6 +173,17 @@ def make_cases(seed=DEFAULT_SEED):
     cases["kl_mnist"] = case(what, "compute_KL", "call", ["@q_means_and_log_stds"],
                              "the trained encoder's output for 6 MNIST digits, L = 50",
                              q_means_and_log_stds=encoder_mnist)
+    # The property test's rows: the prior, then 5 away from it; and the same rows read as log
+    # variances (footnote 1 allows either), whose KL is a right answer to the property too.
+    rows = np.concatenate([np.zeros((1, 8)), np.concatenate([rng.normal(0, 2, (5, 4)), rng.uniform(-3, 2, (5, 4))],
+                                                            axis=1)])
+    halved = np.concatenate([rows[:, :4], rows[:, 4:] / 2], axis=1)
+    cases["kl_property"] = case(what, "compute_KL", "call", ["@q_means_and_log_stds"],
+                                "6 rows, L = 4: the prior, then 5 rows away from it",
+                                q_means_and_log_stds=rows)
+    cases["kl_property_log_variances"] = case(what, "compute_KL", "call", ["@q_means_and_log_stds"],
+                                              "kl_property's rows read as log variances",
+                                              q_means_and_log_stds=halved)
 
     # Task 1.4: graded with the reference's Task 1.1-1.3 functions (stand-ins)
     cases["elbo_mnist"] = case("vae_lower_bound(gen_params, rec_params, data)", "vae_lower_bound", "call",

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, PartialCredit, cases, layout, observe, results, sandbox, submission  # noqa: E402
+from grading import GradingFailure, PartialCredit, cases, layout, results, sandbox, submission  # noqa: E402
 
 
 def _option(config, name, default=None):
@@ -226,6 +226,7 @@ def observed(request, sub):
     grading = _grading(request.config)
     if not hasattr(grading, "observed"):
         try:
+            from grading import observe   # the grader's: not in the students' handout
             grading.observed = observe.Run(sub)
         except GradingFailure as e:
             grading.observed = e

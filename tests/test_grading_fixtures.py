@@ -1,0 +1,155 @@
+"""Whole submissions graded as a careful teacher would: tests/fixtures/honest (real students'
+ways of doing the work, in the original handout's layout: full marks or the stated partial
+credit) and tests/fixtures/forged (cheap non-solutions and attacks: nothing for what they
+forge). Each folder holds the submission and expected.json: {"points": {part: points},
+"messages": [texts a message or note must contain], "why": ...}.
+
+Also: the given functions accept what the original handout's did, and the stand-ins' answers
+(which a submission may print) answer no other test.
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_grading_meta as meta  # noqa: E402
+from grading import cases, given  # noqa: E402
+from grading.submission import Submission  # noqa: E402
+
+# The default run grades one fixture of each class; --full grades them all.
+DEFAULT = {
+    "honest/one_image_at_a_time", "honest/normalize_flag", "honest/typo_in_samples", "honest/pdb_in_training_loop",
+    "honest/one_epoch", "honest/slip_recon_images_10_to_19", "honest/many_helper_files",
+    "honest/noise_multivariate_normal",
+    "forged/constant_gradient", "forged/sign_sgd", "forged/adam_from_library", "forged/zero_decoder_same_shapes",
+    "forged/initial_networks_one_epoch", "forged/reconstructions_from_prior", "forged/nan_sampler",
+    "forged/kl_sum_of_squares", "forged/elbo_any_function", "forged/generate_ignores_decoder",
+}
+
+
+def fixtures():
+    return sorted("%s/%s" % (family, p.name) for family in ("honest", "forged")
+                  for p in (FIXTURES / family).iterdir() if (p / "expected.json").is_file())
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return cases.Reference()
+
+
+@pytest.mark.parametrize("name", meta.full_only(fixtures(), DEFAULT))
+def test_a_submission_gets_what_a_careful_teacher_gives(name, ref):
+    folder = FIXTURES / name
+    expected = json.loads((folder / "expected.json").read_text())
+    scores, messages, problems, _ = meta.grade(folder, ref)
+    text = messages + "\n" + "\n".join(problems)
+    assert scores == expected["points"], "%s (%s):\n%s" % (name, expected.get("why", ""), text)
+    for part in expected.get("messages", []):
+        assert part in text, "%s: no message says %r:\n%s" % (name, part, text)
+
+
+# ---------------------------------------------------------------------------
+# The given functions accept what the original handout's accepted, with its results
+
+def original_relu(x):
+    return np.maximum(0, x)
+
+
+def original_predict(params, inputs):
+    for W, b in params[:-1]:
+        inputs = original_relu(np.dot(inputs, W) + b)
+    W, b = params[-1]
+    return np.dot(inputs, W) + b
+
+
+@pytest.mark.parametrize("inputs", ["one image (784,)", "a batch (3, 784)", "a list of lists", "a latent vector (5,)"])
+def test_the_given_network_takes_what_the_original_took(inputs):
+    rng = np.random.RandomState(3)
+    encoder = [(rng.normal(0, 0.1, (784, 20)), rng.normal(0, 0.1, 20)), (rng.normal(0, 0.1, (20, 10)), np.zeros(10))]
+    decoder = [(rng.normal(0, 0.1, (5, 20)), rng.normal(0, 0.1, 20)), (rng.normal(0, 0.1, (20, 784)), np.zeros(784))]
+    x = {"one image (784,)": (encoder, rng.rand(784)), "a batch (3, 784)": (encoder, rng.rand(3, 784)),
+         "a list of lists": (encoder, rng.rand(2, 784).tolist()),
+         "a latent vector (5,)": (decoder, rng.randn(5))}[inputs]
+    np.testing.assert_allclose(given.neural_net_predict(*x), original_predict(*x), rtol=1e-12, atol=1e-14)
+    assert np.shape(given.neural_net_predict(*x)) == np.shape(original_predict(*x))
+
+
+@pytest.mark.parametrize("x", [[-1.0, 2.0, 0.0], -3, 2.5, np.array([[-1, 4]]), np.float32(-0.5)])
+def test_the_given_relu_and_sigmoid_take_what_the_original_took(x):
+    assert np.array_equal(given.relu(x), original_relu(x))
+    if not isinstance(x, list):   # the original sigmoid, x / 2.0, took no list either
+        np.testing.assert_allclose(given.sigmoid(x), 0.5 * (np.tanh(np.asarray(x) / 2.0) + 1), rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# What the stand-ins answer (a submission can print it) answers no other test
+
+def _answers(reference):
+    for name in reference.names():
+        table = reference.case(name).answers()
+        for entry in (table.entries if table else []):
+            yield name, entry
+
+
+@pytest.mark.parametrize("which", ["stored", "private"])
+def test_the_stand_ins_answers_are_no_other_cases_input_or_output(which, ref, private_refs):
+    """The bound's and reconstruct's stand-ins get their own digits and noise: printing what they
+    answer gives a later submission nothing to return for the sampler, Bernoulli or KL cases."""
+    reference = ref if which == "stored" else private_refs[0]
+    task1 = [reference.case(n) for n in reference.names() if n.split("_")[0] in ("sample", "bernoulli", "kl")]
+    known = [np.asarray(a, dtype=float) for c in task1 for a in
+             [c.expected("out")] + [v for k, v in c.arrays.items() if k.startswith("in.")] +
+             ([c.noise] if c.noise is not None else [])]
+    rows = {tuple(np.round(r, 9)) for a in known for r in np.atleast_2d(a)}
+    seen = 0
+    for name, entry in _answers(reference):
+        for array in [entry["out"]] + list(entry["args"]):
+            for row in np.atleast_2d(np.asarray(array, dtype=float)):
+                seen += 1
+                assert tuple(np.round(row, 9)) not in rows, "%s: a stand-in's %s gives away a Task 1 case" % (
+                    name, entry["function"])
+    assert seen > 0
+
+
+@pytest.fixture(scope="module")
+def private_refs(tmp_path_factory):
+    import make_reference
+    base = tmp_path_factory.mktemp("private")
+    make_reference.write(base / "1", seed=1, with_mistakes=False)
+    return [cases.Reference(base / "1")]
+
+
+def test_a_printed_stand_in_answer_earns_nothing_when_returned(ref, tmp_path):
+    """A submission prints what the bound's stand-ins answer; a second returns those values
+    wherever their shape fits: it earns nothing for Task 1.2."""
+    leak = tmp_path / "leak"
+    text = (ROOT / "vae.py").read_text().replace(
+        "    return np.mean(bernoulli_log_prob(data, logits) - compute_KL(q_means_and_log_stds))",
+        "    log_px = bernoulli_log_prob(data, logits)\n"
+        "    print('LEAK', repr(np.asarray(getattr(log_px, '_value', log_px)).tolist()))\n"
+        "    return np.mean(log_px - compute_KL(q_means_and_log_stds))", 1)
+    assert "LEAK" in text
+    leak.mkdir()
+    (leak / "vae.py").write_text(text)
+    (leak / "adam.py").write_text((ROOT / "adam.py").read_text())
+    c = ref.case("elbo_mnist")
+    sub = Submission(leak)
+    try:
+        printed = cases.run_case(sub, c).output
+    finally:
+        sub.close()
+    leaked = [float(v) for v in printed.split("LEAK", 1)[1].strip().strip("[]").split(",")]
+    assert len(leaked) == 6
+    copier = tmp_path / "copier"
+    copier.mkdir()
+    body = "return np.array(%r) if np.shape(targets)[0] == 6 else np.zeros(np.shape(targets)[0])" % leaked
+    (copier / "vae.py").write_text(meta.mutants.replace_bodies((ROOT / "vae.py").read_text(), "vae.py",
+                                                               {"bernoulli_log_prob": body}))
+    (copier / "adam.py").write_text((ROOT / "adam.py").read_text())
+    scores, messages, _, _ = meta.grade(copier, ref, graded={"1.2"})
+    assert scores == {"1.2": 0}, messages

@@ -22,6 +22,11 @@ class GradingFailure(AssertionError):
     """A check failed; str() is the whole message shown to the student."""
 
 
+class NotGraded(GradingFailure):
+    """The grader could not do its job (the sandbox would not start, the machine was too busy to
+    run a call): no grade for what it touches, never the student's fault."""
+
+
 class PartialCredit(GradingFailure):
     """A recognisable slip: the test earns its points minus `lost` (points.json's "slips")."""
 

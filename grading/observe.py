@@ -45,8 +45,9 @@ FIGURE_5 = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 SUBSET = (192, 64)        # coordinates followed: random ones, and the smallest gradients of the first step
 FOLLOW = 12               # training steps given the bound's gradient; after them, a gradient of 0
 MAX_STEPS = 20000
-MAX_REPLAY = 5 * 10 ** 8  # Gaussian values regenerated at most (draws past it are unknown)
+MAX_REPLAY = 5 * 10 ** 7  # Gaussian values regenerated at most (draws past it are unknown)
 KEEP_DRAW = 10 ** 6       # values of one post-training draw kept for Task 3
+KEEP_DRAWS = 4 * 10 ** 6  # values of them kept in all
 NEEDS_HUMAN = "needs a human look: "
 
 
@@ -149,17 +150,30 @@ MATHS = {"sample_latent_variables_from_posterior": lambda args, eps: sample(args
          "compute_KL": lambda args, eps: kl(args[0])}
 
 
-def _floats(value, what):
+MAX_VALUES = 4 * 10 ** 6   # values of one array the grader takes from the run (a network: 0.4 million)
+
+
+def _floats(value, what, limit=MAX_VALUES):
+    """value as float64, its size checked before any conversion (a small dtype converted is 8 times bigger)."""
+    size = getattr(value, "size", None)
+    if size is not None and size > limit:
+        raise GradingFailure("%s has %d values, more than the grader takes (%d)" % (what, size, limit))
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise GradingFailure("%s is not an array of numbers" % what)
+    if array.size > limit:
+        raise GradingFailure("%s has %d values, more than the grader takes (%d)" % (what, array.size, limit))
     return array
 
 
 def _network(value, what):
-    """A list of (W, b), float64, each layer's input the previous one's output."""
+    """A list of (W, b), float64, each layer's input the previous one's output (at most 8 layers of
+    MAX_VALUES values in all)."""
     try:
+        if not isinstance(value, (list, tuple)) or len(value) > 8 or \
+                sum(getattr(a, "size", 0) for layer in value for a in layer) > MAX_VALUES:
+            raise GradingFailure("%s is not a list of at most 8 (W, b) layers of a network's size" % what)
         net = [(_floats(W, what), _floats(b, what)) for W, b in value]
     except (TypeError, ValueError):
         raise GradingFailure("%s is not a list of (W, b) layers" % what)
@@ -182,6 +196,13 @@ class Run:
     recorded when it answered the bound (the training) and the sampler."""
 
     def __init__(self, sub, what="the main block of vae.py"):
+        self.reset()
+        self.test = layout.small_mnist(sub.root)["test"]
+        result = sub.observe(self.answer, what=what, restart=self.reset)
+        self.read(result)
+
+    def reset(self):
+        """What the grader saw of the run: nothing yet (and again, if a busy machine makes it run twice)."""
         self.steps = []          # [x, g] on self.index, of each training step (the bound's gradient)
         self.index = None
         self.cotangents = []
@@ -192,8 +213,8 @@ class Run:
         self.sampled = []        # (step count, encoder output row, z row) answered to the sampler
         self.extra = []          # vjps of the bound asked with no gradient computed
 
-        self.test = layout.small_mnist(sub.root)["test"]
-        result = sub.observe(self.answer, what=what)
+    def read(self, result):
+        """The worker's trace of the run (untrusted: only data of checked types is kept)."""
         trace = result.value if isinstance(result.value, dict) else {}
         self.library = [n for n in trace.get("library") or [] if isinstance(n, str)][:4]
         self.output = result.output
@@ -202,9 +223,9 @@ class Run:
         self.values = values
         saves = trace.get("saves") if isinstance(trace.get("saves"), list) else []
         names = trace.get("names") if isinstance(trace.get("names"), list) else []
-        self.saves = [(a.astype(np.float64), names[i] if i < len(names) and isinstance(names[i], str) else "?")
-                      for i, a in enumerate(saves) if isinstance(a, np.ndarray) and a.ndim == 2 and a.shape[1] == 784
-                      and a.dtype.kind in "fiub"]
+        self.saves = [(a[:120].astype(np.float64), names[i] if i < len(names) and isinstance(names[i], str) else "?")
+                      for i, a in enumerate(saves[:60]) if isinstance(a, np.ndarray) and a.ndim == 2
+                      and a.shape[1] == 784 and a.dtype.kind in "fiub"]
         self.variables = {k: v for k, v in (trace.get("variables") or {}).items()
                           if isinstance(k, str) and type(v) in (int, float)}
         self.networks = {"decoder": [], "encoder": []}
@@ -336,7 +357,8 @@ class Run:
             total += n
             if total > MAX_REPLAY:
                 break
-            keep = i < len(phases) and phases[i] == last and n <= KEEP_DRAW
+            keep = i < len(phases) and phases[i] == last and n <= KEEP_DRAW and \
+                sum(d.size for d in out) + n <= KEEP_DRAWS
             if keep:
                 out.append(rng.standard_normal(n).reshape(shape))
             else:

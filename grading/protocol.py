@@ -143,18 +143,21 @@ def frame(payload):
     return FRAME.pack(MAGIC, len(payload)) + payload
 
 
-def write_message(fd, value, deadline=None):
-    """Send value; with a deadline, fd must be non-blocking, and TimeoutError says the reader
-    did not take the whole message in time."""
+def write_message(fd, value, deadline=None, check=None):
+    """Send value; with a deadline (or check, called at least every 0.2 s while waiting, which may
+    raise to give up), fd must be non-blocking, and TimeoutError says the reader did not take the
+    whole message in time."""
     view = memoryview(frame(encode(value)))
     while view:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
+        if deadline is not None or check is not None:
+            wait = None if deadline is None else deadline - time.monotonic()
+            if wait is not None and wait <= 0:
                 raise TimeoutError
-            _, ready, _ = select.select([], [fd], [], left)
+            _, ready, _ = select.select([], [fd], [], 0.2 if wait is None else min(wait, 0.2))
             if not ready:
-                raise TimeoutError
+                if check is not None:
+                    check()
+                continue
         try:
             n = os.write(fd, view)
         except BlockingIOError:
@@ -162,18 +165,23 @@ def write_message(fd, value, deadline=None):
         view = view[n:]
 
 
-def read_exactly(fd, n, deadline):
+def read_exactly(fd, n, deadline, check=None):
     """n bytes from fd before deadline (time.monotonic()); EOFError if it closes first,
-    TimeoutError if the deadline passes. deadline None waits for ever."""
+    TimeoutError if the deadline passes. deadline None waits for ever; check(), if given, is
+    called at least every 0.2 s while waiting, and may raise to give up."""
     chunks, got = [], 0
     while got < n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], left)
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            raise TimeoutError
+        if check is not None:
+            wait = 0.2 if wait is None else min(wait, 0.2)
+        if wait is not None:
+            ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
-                raise TimeoutError
+                if check is not None:
+                    check()
+                continue
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
             raise EOFError
@@ -182,12 +190,12 @@ def read_exactly(fd, n, deadline):
     return b"".join(chunks)
 
 
-def read_message(fd, deadline=None, cap=64 << 20):
-    """The next message's value. The whole message must arrive before deadline and be at
-    most cap bytes: TimeoutError, EOFError or ProtocolError otherwise."""
-    magic, length = FRAME.unpack(read_exactly(fd, FRAME.size, deadline))
+def read_message(fd, deadline=None, cap=64 << 20, check=None):
+    """The next message's value. The whole message must arrive before deadline (and while check()
+    does not raise) and be at most cap bytes: TimeoutError, EOFError or ProtocolError otherwise."""
+    magic, length = FRAME.unpack(read_exactly(fd, FRAME.size, deadline, check))
     if magic != MAGIC:
         raise ProtocolError("a message that does not start with the protocol's mark")
     if length > cap:
         raise ProtocolError("a message of %d bytes, more than the %d allowed" % (length, cap))
-    return decode(read_exactly(fd, length, deadline))
+    return decode(read_exactly(fd, length, deadline, check))

@@ -33,6 +33,10 @@ def pytest_addoption(parser):
                     help="a folder the submission must not see (e.g. the class's other submissions)")
     group.addoption("--grade-visibility", choices=results.VISIBILITIES, default="visible",
                     help="Gradescope visibility of each test in --grade-json (default %(default)s)")
+    group.addoption("--allow-unisolated", action="store_true", default=False,
+                    help="grade others' work (--grade-json, --reference-dir, --grading-hide) even where the "
+                         "submission cannot be isolated from the grader (it could then read and change what "
+                         "you can, the private cases included); refused by default")
 
 
 @pytest.hookimpl(tryfirst=True)

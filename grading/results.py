@@ -121,9 +121,10 @@ class Grading:
         return any(t not in self.collected_tests for part in self.table["parts"] for t in self.active_tests(part))
 
     def record(self, nodeid, status, message, lost=None):
-        """status: passed, failed, error, skipped, or partial (a slip: the test's points minus lost)."""
+        """status: passed, failed, error, skipped, partial (a slip: the test's points minus lost), or
+        not graded (the grader could not do its job: the whole run is then incomplete)."""
         entry = self.items.get(nodeid)
-        if entry is None or entry["status"] in ("failed", "error", "partial"):
+        if entry is None or entry["status"] in ("failed", "error", "partial", "not graded"):
             return      # keep the first failure (a teardown error after a failed call)
         entry["status"], entry["message"] = status, message
         if status == "partial":
@@ -147,7 +148,7 @@ class Grading:
             entries = [e for e in self.items.values() if e["part"] is part]
             missing = [t for t in self.active_tests(part) if t not in self.collected_tests]
             score = sum(self.score(e) for e in entries)
-            failure = next((e for e in entries if e["status"] in ("failed", "error", "partial")), None)
+            failure = next((e for e in entries if e["status"] in ("failed", "error", "partial", "not graded")), None)
             ran = any(e["status"] != "not run" for e in entries)
             note = None
             if failure is not None:
@@ -161,6 +162,11 @@ class Grading:
 
     def problems(self):
         return list(self.problems_source())
+
+    def not_graded(self):
+        """Why the grader could not grade (each once), or []."""
+        return list(dict.fromkeys(e["message"].splitlines()[0] for e in self.items.values()
+                                  if e["status"] == "not graded"))
 
     def summary_lines(self):
         lines, tasks, skipped = [], {}, 0
@@ -197,6 +203,8 @@ class Grading:
                          % ", ".join(observed))
         for problem in self.problems():
             lines.append("problem: " + problem.splitlines()[0])
+        for why in self.not_graded():
+            lines.insert(0, "NOT GRADED (the grader's failure, not the submission's; grade it again): " + why)
         if self.isolation == "none":
             lines.append("WARNING: " + self.isolation_note.splitlines()[0])
         return lines
@@ -224,8 +232,9 @@ class Grading:
                                   "visibility": self.visibility})
         parts = {p["part"]: {"function": p["function"], "score": round(s, 4), "max_score": m}
                  for p, s, m, _, _ in self.parts()}
+        not_graded = self.not_graded()
         return {
-            "score": round(sum(t["score"] for t in tests), 4),
+            "score": None if not_graded else round(sum(t["score"] for t in tests), 4),
             "execution_time": round(time.time() - self.started, 1),
             "output": "\n".join(self.summary_lines()),
             "output_format": "text",
@@ -236,7 +245,7 @@ class Grading:
                            "max_score": self.table["total"], "problems": self.problems(),
                            "isolation": self.isolation, "isolation_note": self.isolation_note,
                            "format": self.format_name(), "formats": dict(self.formats),
-                           "complete": self.complete},
+                           "not_graded": not_graded, "complete": self.complete and not not_graded},
         }
 
     def format_name(self):

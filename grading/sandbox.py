@@ -91,7 +91,8 @@ def library_dirs():
     folders holding the packages a submission is graded with."""
     import site
     import sysconfig
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(python_path()),
+            os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
     dirs.update(sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
     try:
         dirs.update(site.getsitepackages())
@@ -115,6 +116,12 @@ def library_dirs():
             continue
         out.append(d)
     return out
+
+
+def python_path():
+    """The running interpreter, its folders resolved (a symlinked prefix is bound under its real
+    path) but the file itself kept: a venv's bin/python must stay beside its pyvenv.cfg."""
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 
 
 def worker_env(home):
@@ -215,12 +222,15 @@ class Jail:
         """Start python args in the sandbox; standard input and output are the channel."""
         config = {"mode": self.mode, "jail": self.root, "uid": self.uid, "parent": os.getpid(),
                   "outer_uid": os.geteuid(), "outer_gid": os.getegid(), "libs": library_dirs(),
-                  "hide": self.hide, "memory": self.memory, "cpu": self.cpu, "python": sys.executable,
+                  "hide": self.hide, "memory": self.memory, "cpu": self.cpu, "python": python_path(),
                   "args": list(args), "env": worker_env(self.path("scratch")), "cwd": self.path("scratch"),
                   "probe": probe}
-        return subprocess.Popen([sys.executable, "-I", "-B", os.path.join(HERE, "sandbox.py"), json.dumps(config)],
+        # The configuration (paths that name the submission) in the environment, not the command
+        # line: other users can read a process's command line, not its environment.
+        return subprocess.Popen([python_path(), "-I", "-B", os.path.join(HERE, "sandbox.py")],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                close_fds=True, start_new_session=True, cwd="/", env={"LANG": "C.UTF-8"})
+                                close_fds=True, start_new_session=True, cwd="/",
+                                env={"LANG": "C.UTF-8", "GRADING_SANDBOX": json.dumps(config)})
 
     def kill(self, proc):
         """End the worker and everything it started."""
@@ -400,17 +410,8 @@ def _build_root(libc, config):
     new = os.path.join(config["jail"], "root")
     _mount(libc, "none", "/", None, MS_REC | MS_PRIVATE)
     _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
-    mounted = []
-    for name in SYSTEM_DIRS:
-        path = "/" + name
-        if os.path.islink(path):
-            os.symlink(os.readlink(path), new + path)
-        elif os.path.isdir(path):
-            _bind(libc, path, new + path)
-            mounted.append(path)
-    for lib in config["libs"]:
-        _bind(libc, lib, new + lib)
-        mounted.append(lib)
+    # First the folders the sandbox makes itself, then the system's and the Python's bound into
+    # them: a Python installed under /tmp is then bound inside the new /tmp, whatever the order.
     os.makedirs(new + "/dev")
     _mount(libc, "tmpfs", new + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k")
     for node in ("null", "zero", "random", "urandom"):
@@ -420,10 +421,22 @@ def _build_root(libc, config):
     # The only writable places, in memory and of bounded size: the grader's disk is not for filling.
     for path, size in (("/tmp", 16 << 20), ("/grading/scratch", SCRATCH_SIZE)):
         os.makedirs(new + path)
-        _mount(libc, "tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV,
-               "mode=1777,size=%d" % size)
+        _mount(libc, "tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%d" % size)
     for name in ("submission", "support", "worker"):
         _bind(libc, os.path.join(config["jail"], name), new + "/grading/" + name)
+    mounted = []
+    for name in SYSTEM_DIRS:
+        path = "/" + name
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), new + path)
+        elif os.path.isdir(path):
+            _bind(libc, path, new + path)
+            mounted.append(path)
+    for lib in config["libs"]:
+        if lib.rstrip("/") in ("/tmp", "/dev", "/proc", "/grading") or lib.startswith("/grading/"):
+            continue
+        _bind(libc, lib, new + lib)
+        mounted.append(lib)
     # Grader folders that lie inside a mounted tree (e.g. a repository under the Python prefix).
     for path in config["hide"]:
         if not any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounted):
@@ -478,9 +491,43 @@ def _drop(libc, config):
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def _exec(config):
+# Process creation: fork, vfork, clone, clone3 (x86_64; aarch64 has only clone and clone3).
+NO_PROCESSES = {"x86_64": (0xC000003E, (57, 58, 56, 435)), "aarch64": (0xC00000B7, (220, 435))}
+
+
+def _no_new_processes(libc):
+    """A seccomp filter: every system call that makes a process or a thread fails with EAGAIN. The
+    worker needs neither (BLAS runs on one thread), and a submission is then one process: its
+    address-space limit is the whole submission's, and no child of it outlives a call, holds
+    memory or takes a classmate's CPU."""
+    machine = os.uname().machine
+    if machine not in NO_PROCESSES:
+        raise OSError("no seccomp filter for %s" % machine)
+    arch, calls = NO_PROCESSES[machine]
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+    load, equal, at_least, ret = 0x20, 0x15, 0x35, 0x06
+    deny, allow, kill = 0x00050000 | 11, 0x7FFF0000, 0x80000000   # ERRNO(EAGAIN), ALLOW, KILL_PROCESS
+    code = [(load, 0, 0, 4), (equal, 1, 0, arch), (ret, 0, 0, kill), (load, 0, 0, 0),
+            (at_least, len(calls) + 1, 0, 0x40000000)]   # x32's numbers: denied
+    for i, number in enumerate(calls):
+        code.append((equal, len(calls) - i, 0, number))
+    code += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    program = (Instruction * len(code))(*[Instruction(*c) for c in code])
+    _check(libc.prctl(22, 2, ctypes.byref(Program(len(code), program)), 0, 0), "seccomp")   # PR_SET_SECCOMP
+
+
+def _exec(config, libc):
     os.chdir(config["cwd"])
     python = config["python"]
+    if not os.access(python, os.X_OK):
+        raise OSError("the worker's user cannot run %s: is the Python installation readable by other users?"
+                      % python)
+    _no_new_processes(libc)
     os.execve(python, [python, "-I", "-B"] + config["args"], config["env"])
 
 
@@ -494,7 +541,7 @@ def boot(config):
     if mode != "namespace":
         _process_limit(config)
         _drop(libc, config)
-        _exec(config)
+        _exec(config, libc)
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     rootless = os.geteuid() != 0
     _check(libc.unshare(flags | (CLONE_NEWUSER if rootless else 0)), "unshare")
@@ -514,7 +561,7 @@ def boot(config):
             _build_root(libc, config)
             _process_limit(config)
             _drop(libc, config)
-            _exec(config)
+            _exec(config, libc)
         except BaseException as e:
             os.write(2, ("sandbox: %s\n" % e).encode())
         os._exit(70)
@@ -531,7 +578,7 @@ def boot(config):
 
 if __name__ == "__main__":
     try:
-        boot(json.loads(sys.argv[1]))
+        boot(json.loads(os.environ.pop("GRADING_SANDBOX")))
     except BaseException as e:
         os.write(2, ("sandbox: %s\n" % e).encode())
         os._exit(70)

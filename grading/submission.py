@@ -19,14 +19,14 @@ import secrets
 import time
 from pathlib import Path
 
-from grading import GradingFailure, protocol, sandbox
+from grading import GradingFailure, NotGraded, protocol, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.py, plotting.py, ...
-JOB_TIMEOUT = 10.0       # seconds for one call
-IMPORT_TIMEOUT = 20.0    # seconds to import each of the submission's modules
-START_TIMEOUT = 60.0     # seconds for a worker to start (an interpreter importing numpy on half a CPU)
+JOB_TIMEOUT = 10.0       # seconds of the worker's CPU time for one call
+IMPORT_TIMEOUT = 20.0    # seconds of its CPU time to import each of the submission's modules
+START_TIMEOUT = 60.0     # seconds of its CPU time to start (an interpreter importing numpy)
+MESSAGE_TIMEOUT = 30.0   # seconds for a message, once begun, to arrive in full
 OBSERVE_CPU = 90.0       # seconds of CPU time for a script's observed run (on the small data set)
-OBSERVE_TIMEOUT = 240.0  # seconds of wall-clock time for it: a backstop on a busy machine
 OUTPUT_KEEP = 2000       # printed characters kept for the messages
 OUTPUT_ABORT = 1000000   # printed characters after which every write raises
 REPLY_CAP = 256 << 20    # bytes of one reply
@@ -51,6 +51,44 @@ def support_modules(root=ROOT):
 
 def memory_text(n):
     return "%g GB" % (n / 2 ** 30) if n >= 2 ** 30 else "%g MB" % (n / 2 ** 20)
+
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class Starved(Exception):
+    """A call's wall-clock backstop passed before it used its time: the machine was too busy."""
+
+    def __init__(self, used, wall):
+        super().__init__("%.1f s of its own time in %.0f s" % (used, wall))
+
+
+class Budget:
+    """A call's allowance in the worker's own time: the time it ran or slept, not the time it was
+    ready to run but waited for a CPU that neighbours held (the kernel's run delay), nor the time
+    the grader took to answer its callbacks. Where the kernel does not report run delays, its CPU
+    time. A generous wall-clock backstop ends a call the machine was too busy to run (Starved)."""
+
+    def __init__(self, sub, seconds):
+        self.sub, self.seconds = sub, float(seconds)
+        self.began = time.monotonic()
+        self.cpu, self.waited = sub._cpu(), sub._waited()
+        self.answering = 0.0     # seconds the grader spent answering callbacks
+        self.backstop = self.began + max(3 * self.seconds, self.seconds + 60)
+
+    def used(self):
+        waited = self.sub._waited()
+        if waited is None or self.waited is None:
+            return self.sub._cpu() - self.cpu
+        return time.monotonic() - self.began - (waited - self.waited) - self.answering
+
+    def check(self):
+        """TimeoutError once the worker used its time; Starved once the backstop passed first."""
+        used = self.used()
+        if used > self.seconds:
+            raise TimeoutError
+        if time.monotonic() > self.backstop:
+            raise Starved(used, time.monotonic() - self.began)
 
 
 class Result:
@@ -130,32 +168,36 @@ class Submission:
                   "support_modules": [p.stem for p in support_modules(self.root)],
                   "libs": sandbox.library_dirs(), "excluded": dict(self.excluded),
                   "keep": OUTPUT_KEEP, "abort": OUTPUT_ABORT}
-        deadline = time.monotonic() + max(START_TIMEOUT, self.import_timeout)
+        budget = self.budget(max(START_TIMEOUT, self.import_timeout))
         try:
-            protocol.write_message(self._proc.stdin.fileno(), config, deadline)
+            protocol.write_message(self._proc.stdin.fileno(), config, check=budget.check)
         except (OSError, TimeoutError):
             pass   # the worker failed to start: the read below says why
         current, started = None, set()
         while True:
             try:
-                message = self._read(deadline)
+                message = self._read(budget)
+            except Starved as e:
+                self._kill()
+                raise NotGraded("not graded: the machine was too busy to start the grading worker (%s)" % e)
             except TimeoutError:
                 self._kill()
                 if current is None:
-                    raise GradingFailure("the grading worker did not start within %g s" % START_TIMEOUT)
+                    raise NotGraded("not graded: the sandbox could not start (the grading worker did not start "
+                                    "within %g s of CPU time)" % START_TIMEOUT)
                 return self._exclude(current, "importing %s.py did not finish within %g s: does it train, load "
                                               "data or loop at import time? Keep such code under "
                                               "`if __name__ == \"__main__\":`" % (current, self.import_timeout))
             except EOFError:
                 code, err = self._exit_status()
                 if current is None:
-                    raise GradingFailure("the grading worker could not start (%s)%s"
-                                         % (code, (": " + err) if err else ""))
+                    raise NotGraded("not graded: the sandbox could not start (%s)%s"
+                                    % (code, (": " + err) if err else ""))
                 return self._exclude(current, "importing %s.py killed the Python process (%s)" % (current, code))
             except protocol.ProtocolError as e:
                 self._kill()
                 if current is None:
-                    raise GradingFailure("the grading worker sent a malformed message while starting: %s" % e)
+                    raise NotGraded("not graded: the sandbox could not start (a malformed message: %s)" % e)
                 return self._exclude(current, "importing %s.py garbled the grader's channel (%s)" % (current, e))
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "importing" and message.get("module") in SUBMISSION_MODULES:
@@ -163,7 +205,7 @@ class Submission:
                 if message["module"] not in started:
                     started.add(message["module"])
                     current = message["module"]
-                    deadline = time.monotonic() + self.import_timeout
+                    budget = self.budget(self.import_timeout)
             elif kind == "ready" and isinstance(message.get("status"), dict):
                 status = message["status"]
                 self.import_status = {m: (_text(status.get(m)) or None) if status.get(m) is not None else None
@@ -180,8 +222,8 @@ class Submission:
                 return
             elif kind == "crash" and current is None:
                 self._kill()
-                raise GradingFailure("the grading worker failed before importing the submission:\n"
-                                     + _text(message.get("traceback"))[-1500:])
+                raise NotGraded("not graded: the sandbox could not start (the grading worker failed before "
+                                "importing the submission:\n%s)" % _text(message.get("traceback"))[-1500:])
             else:
                 self._kill()
                 why = "importing %s.py sent the grader something unexpected" % current if current else \
@@ -195,8 +237,51 @@ class Submission:
         self._note(why)
         return self._start()
 
-    def _read(self, deadline):
-        return protocol.read_message(self._proc.stdout.fileno(), deadline, REPLY_CAP)
+    def _read(self, budget):
+        """The worker's next message, within budget (Budget.check)."""
+        return protocol.read_message(self._proc.stdout.fileno(), None, REPLY_CAP, check=budget.check)
+
+    def _pids(self):
+        """The process the sandbox started, and the worker itself (its child in namespace mode)."""
+        pids = [self._proc.pid]
+        try:
+            with open("/proc/%d/task/%d/children" % (self._proc.pid, self._proc.pid)) as f:
+                pids += [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            pass
+        return pids
+
+    def _cpu(self):
+        """Seconds of CPU time the worker has used; its neighbours' time does not count."""
+        if self._proc is None:
+            return 0.0
+        total = 0
+        for pid in self._pids():
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])   # utime, stime
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / TICKS
+
+    def _waited(self):
+        """Seconds the worker was ready to run but waited for a CPU (its scheduler's run delay), or
+        None where the kernel does not say."""
+        if self._proc is None:
+            return None
+        total, known = 0, False
+        for pid in self._pids():
+            try:
+                with open("/proc/%d/schedstat" % pid) as f:
+                    total += int(f.read().split()[1])
+                known = True
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / 1e9 if known else None
+
+    def budget(self, seconds):
+        return Budget(self, seconds)
 
     def _exit_status(self):
         """(how the worker ended, what the sandbox said) after its channel closed."""
@@ -266,11 +351,12 @@ class Submission:
 
     # -- calls
 
-    def request(self, request, what, timeout=None, gradient_hint=None, answer=None):
+    def request(self, request, what, timeout=None, gradient_hint=None, answer=None, restart=None):
         """Send one request; the Result, or GradingFailure with a message for the student.
         answer(question) answers the stand-ins' calls (see Worker.answered); it returns a value or
         raises GradingFailure, whose message is passed on to the worker (and kept in
-        Result.refused)."""
+        Result.refused). A call the machine was too busy to run is run once more (restart() first
+        forgets what answer() saw), then NotGraded."""
         why = self.status(request["module"])
         if why:
             raise GradingFailure("%s: cannot be graded: %s" % (what, why))
@@ -278,22 +364,40 @@ class Submission:
             self._start()
         timeout = self.timeout if timeout is None else timeout
         short = what.split(" on ")[0]
+        try:
+            return self._request(request, what, timeout, short, gradient_hint, answer)
+        except Starved:
+            # The machine, not the worker, was slow: once more from a fresh worker, then no grade.
+            self._kill()
+            if restart is not None:
+                restart()
+            try:
+                return self._request(request, what, timeout, short, gradient_hint, answer)
+            except Starved as e:
+                self._kill()
+                self._note("not graded: %s could not run, the machine was too busy (%s)" % (short, e))
+                raise NotGraded("%s: not graded: the grading machine was too busy to run it (%s); this is not "
+                                "your code's doing" % (what, e))
+
+    def _request(self, request, what, timeout, short, gradient_hint, answer):
+        if self._proc is None:
+            self._start()
         # A fresh random id: a reply or callback that does not carry it was not written for this
         # call (a forged extra reply, a leftover), and is dropped.
         request = dict(request, id=secrets.token_hex(8))
-        deadline, refused, dropped = time.monotonic() + timeout, [], 0
+        budget, refused, dropped = self.budget(timeout), [], 0
         try:
             try:
-                protocol.write_message(self._proc.stdin.fileno(), request, deadline)
+                protocol.write_message(self._proc.stdin.fileno(), request, check=budget.check)
             except (OSError, TimeoutError):
                 # The worker died, or is still busy with an earlier call it was given up on (a reply
                 # forged early): this call gets a fresh one, and its whole allowance.
                 self._kill()
                 self._start()
-                deadline = time.monotonic() + timeout
-                protocol.write_message(self._proc.stdin.fileno(), request, deadline)
+                budget = self.budget(timeout)
+                protocol.write_message(self._proc.stdin.fileno(), request, check=budget.check)
             while True:
-                reply = self._read(deadline)
+                reply = self._read(budget)
                 if isinstance(reply, dict) and reply.get("id") != request["id"]:
                     dropped += 1
                     if dropped > 100:
@@ -301,13 +405,15 @@ class Submission:
                     continue
                 if not (isinstance(reply, dict) and reply.get("type") == "callback"):
                     break
-                protocol.write_message(self._proc.stdin.fileno(), dict(self._answer(answer, reply, refused),
-                                                                       id=request["id"]), deadline)
+                began = time.monotonic()
+                response = dict(self._answer(answer, reply, refused), id=request["id"])
+                budget.answering += time.monotonic() - began
+                protocol.write_message(self._proc.stdin.fileno(), response, check=budget.check)
         except TimeoutError:
             self._kill()
             self._note("%s did not return within %g s" % (short, timeout))
-            raise GradingFailure("%s did not return within %g s (an endless loop? training? printing without "
-                                 "end?); it was stopped" % (what, timeout))
+            raise GradingFailure("%s did not return within %g s of CPU time (an endless loop? training? printing "
+                                 "without end?); it was stopped" % (what, timeout))
         except EOFError:
             code, _ = self._exit_status()
             self._note("%s killed its process (%s)" % (short, code))
@@ -352,16 +458,16 @@ class Submission:
                              "standins": standins},
                             what or "%s()" % function, timeout, answer=answer)
 
-    def observe(self, answer, what="the main block of vae.py", timeout=None, allowance=OBSERVE_CPU):
+    def observe(self, answer, what="the main block of vae.py", timeout=None, allowance=OBSERVE_CPU, restart=None):
         """Run vae.py's script observed (its main block, or its module-level code), statement by
         statement, with a CPU-time allowance: Result.value is the trace (see grading/observe.py);
         the stand-ins' calls (Task 1's functions) go to answer."""
         from grading import layout
-        timeout = max(OBSERVE_TIMEOUT, 2 * allowance + 30) if timeout is None else timeout
+        timeout = allowance + 10 if timeout is None else timeout   # the worker stops itself at allowance
         names = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound")
         return self.request({"op": "observe", "module": "vae", "seed": layout.SEED, "allowance": allowance,
                              "callbacks": 100000, "standins": standins(*names)},
-                            what, timeout, answer=answer)
+                            what, timeout, answer=answer, restart=restart)
 
     def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,
              hint=None, standins=GIVEN, answer=None):

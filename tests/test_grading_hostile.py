@@ -466,20 +466,18 @@ def test_floods_on_fds_1_and_2_and_printing_stay_small(arsenal):
     echo_works(sub)
 
 
-@needs_isolation
-def test_fork_bomb_and_daemons_leave_no_process(arsenal_setup):
+def test_fork_bomb_and_daemons_make_no_process(arsenal_setup):
     """200 forks of `sleep 1000`; a double-forked, setsid'd daemon ignoring SIGTERM; a child in
-    the worker's session. While the worker lives they exist (the attack works); after close()
-    none. Caught by: no process limit (all 200 forks succeed), killing only the process group."""
+    the worker's session: the sandbox's seccomp filter refuses every new process (EAGAIN) in every
+    mode, so a submission is one process, whose limits are the whole submission's, and the call
+    that tried costs only itself. Caught by: no filter (the forks succeed: processes to find)."""
     sub = fresh(arsenal_setup, timeout=10)
     try:
-        assert float(sub.call("vae", "daemons", 1.0).value) == 1.0
-        start = time.monotonic()
-        with pytest.raises(GradingFailure, match="fork bomb: .* then BlockingIOError"):
+        with pytest.raises(GradingFailure, match="BlockingIOError"):
+            sub.call("vae", "daemons", 1.0)
+        with pytest.raises(GradingFailure, match="fork bomb: 0 forks, then BlockingIOError"):
             sub.call("vae", "bomb", 1.0)
-        assert time.monotonic() - start < 10
-        for kind in ("-daemon-call", "-child", "-bomb"):     # the attack worked
-            assert wait_for_marked(kind), (kind, marked_processes())
+        echo_works(sub)
     finally:
         sub.close()
     assert no_marked_processes() == []
@@ -501,17 +499,16 @@ def test_kill_attacks_reach_nothing_of_the_grader(arsenal, sentinel):
 @needs_isolation
 def test_writing_attacks_change_no_file(arsenal_setup, tmp_path):
     """Write / rename / delete the grader's files, create files in its folders, forge its results
-    JSON, sabotage a classmate, from a call and from a daemon acting a second after the call.
-    Caught by: a worker that can see or write the grader's folders."""
+    JSON, sabotage a classmate, from a call (and from a daemon acting after the call: refused, no
+    process can be made). Caught by: a worker that can see or write the grader's folders."""
     base, folder, config, secret_json = arsenal_setup
     before, before_results = grader_snapshot(), tree_hashes(base)
     sub = fresh(arsenal_setup)
     try:
-        assert float(sub.call("vae", "writer_daemon", 1.0).value) == 1.0
+        with pytest.raises(GradingFailure, match="BlockingIOError"):
+            sub.call("vae", "writer_daemon", 1.0)
         assert float(sub.call("vae", "write_attack", 1.0).value) == 1.0
         seen = decode_report(sub.call("vae", "writes").value)
-        # The daemon's turn: it waits 0.5 s, attacks, then becomes `sleep` with the marker.
-        assert wait_for_marked("-writer"), "the daemon did not get to its attack"
     finally:
         sub.close()
     wins = {k: v for k, v in seen.items() if str(v).split(":")[0] in ("WRITTEN", "RENAMED", "DELETED", "CREATED",
@@ -739,9 +736,11 @@ CLASS = {
     "-writer": Hostile(STUB, {"import": ["write_attack", "writer_daemon"], "compute_KL": ["write_attack"]},
                        {"import": ["write_attack"]}, needs="isolation", shown="'-writer"),
     # 4. limits
+    # (its daemon at import is refused, no process can be made: the arming statement fails with it,
+    # and the stub is graded as it is)
     "@procs": Hostile(STUB, {"import": ["daemon"], SAMPLE: ["daemons"], "compute_KL": ["bomb"],
                              "generate_from_prior": ["kills"]},
-                      {"adam_init": ["kills"]}, {"compute_KL": "then BlockingIOError"}, needs="isolation",
+                      {"adam_init": ["kills"]}, {"compute_KL": "not implemented yet"}, needs="isolation",
                       shown="'@procs"),
     "memory\nhog": Hostile(STUB, {"compute_KL": ["hog"], SAMPLE: ["flood_print"], "bernoulli_log_prob": ["flood_fd"]},
                            attacked={"compute_KL": "memory", SAMPLE: "printed more than"}, shown="memory\\x0ahog"),

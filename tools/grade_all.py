@@ -25,7 +25,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -40,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from grading import layout, results, sandbox, submission as gs  # noqa: E402
 
 
-def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=()):
+def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=(),
+                    allow_unisolated=False):
     # Every value joined to its option with "=": never a word pytest could take for a folder of
     # tests (whose conftest.py it would import). -c pins the grader's own pytest.ini.
     command = [python, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "grading.pytest_plugin",
@@ -52,6 +52,8 @@ def grading_command(submission, json_path, timeout, reference_dir=None, python=s
     if reference_dir:
         command.append("--reference-dir=%s" % reference_dir)
     command += ["--grading-hide=%s" % path for path in hide]
+    if allow_unisolated:
+        command.append("--allow-unisolated")
     return command
 
 
@@ -66,9 +68,9 @@ def display_name(name):
 
 
 def safe_id(index, name):
-    """'0007-alice_smith': a file name made of the index and the name's safe characters."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", display_name(name)).strip("._-")[:40]
-    return "%04d" % index + ("-" + stem if stem else "")
+    """'0007': the submission's number, which names its files and appears in the grading runs'
+    command lines (that other users can read): never the student's name."""
+    return "%04d" % index
 
 
 def cell(value):
@@ -108,10 +110,11 @@ class _Run:
     """One grading run in progress: a forked child running pytest in-process (Linux), or a
     subprocess; in its own process group, so that a timeout kills all of it."""
 
-    def __init__(self, submission, json_path, log_path, timeout, reference_dir, python, fork, hide):
+    def __init__(self, submission, json_path, log_path, timeout, reference_dir, python, fork, hide,
+                 allow_unisolated=False):
         self.json_path, self.log_path = Path(json_path), Path(log_path)
         self.start = time.time()
-        args = grading_command(submission, json_path, timeout, reference_dir, python, hide)
+        args = grading_command(submission, json_path, timeout, reference_dir, python, hide, allow_unisolated)
         if fork:
             self.proc = None
             self.pid = os.fork()
@@ -178,6 +181,9 @@ class _Run:
             results_ = None
         if results_ is not None and code in (0, 1) and results_["extra_data"].get("complete") is True:
             return results_, None
+        not_graded = [w for w in (results_ or {}).get("extra_data", {}).get("not_graded") or [] if isinstance(w, str)]
+        if not_graded:
+            return None, "not graded: %s; grade it again" % not_graded[0][:300]
         try:
             output = self.log_path.read_text(errors="replace")
         except OSError:
@@ -185,7 +191,7 @@ class _Run:
         tail = " | ".join(line for line in output.strip().splitlines()[-3:])[-300:]
         why = ("the grading run took longer than %d s" % run_timeout if code == "timeout"
                else "the grading run failed (exit code %s)" % code)
-        return None, "%s; grade it again or by hand%s" % (why, ": " + tail if tail else "")
+        return None, "not graded: %s; grade it again or by hand%s" % (why, ": " + tail if tail else "")
 
 
 def can_fork():
@@ -199,7 +205,8 @@ def preload():
 
 
 def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
-                  python=sys.executable, fork=None, hide=(), done=lambda item, results, problem, seconds: None):
+                  python=sys.executable, fork=None, hide=(), done=lambda item, results, problem, seconds: None,
+                  allow_unisolated=False):
     """Grade [(id, staged folder or None, reason not to grade or None)], at most `jobs` at once;
     returns {id: (results or None, problem or None)}. Never raises for a submission's sake."""
     fork = can_fork() and python == sys.executable if fork is None else fork
@@ -221,7 +228,7 @@ def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=N
                 continue
             try:
                 running[ident] = (item, _Run(folder, json_path, json_dir / (ident + ".log"), timeout,
-                                             reference_dir, python, fork, hide))
+                                             reference_dir, python, fork, hide, allow_unisolated))
             except OSError as e:
                 outcome[ident] = (None, "the grading run could not start: %s" % e)
                 done(item, *outcome[ident], 0.0)
@@ -239,7 +246,7 @@ def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=N
 
 
 def grade_one(submission, json_path, timeout=gs.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
-              python=sys.executable, fork=None):
+              python=sys.executable, fork=None, allow_unisolated=False):
     """Grade one folder into json_path (named ID.json); returns (results or None, problem or None)."""
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,12 +255,20 @@ def grade_one(submission, json_path, timeout=gs.JOB_TIMEOUT, run_timeout=None, r
         staged = Path(staging) / ident
         reason = stage(Path(submission), staged)
         return grade_folders([(ident, staged, reason)], json_path.parent, 1, timeout, run_timeout, reference_dir,
-                             python, fork, hide=[Path(submission).absolute().parent])[ident]
+                             python, fork, hide=[Path(submission).absolute().parent],
+                             allow_unisolated=allow_unisolated)[ident]
 
 
-def row(name, ident, results_, problem, table):
+def row(name, ident, results_, problem, table, isolation=""):
+    """A CSV row. A submission not graded (the grader's failure) gets no points at all, not zeros."""
     parts = (results_ or {}).get("extra_data", {}).get("parts", {})
     out = {"submission": name, "id": ident}
+    if problem and problem.startswith("not graded"):
+        out.update({p["part"]: "" for p in table["parts"]})
+        out.update({"task" + p["task"]: "" for p in table["parts"]})
+        out.update(total="", max=results.num(table["total"]), problems=problem.splitlines()[0], format="",
+                   isolation=isolation)
+        return out
     tasks = {}
     for part in table["parts"]:
         try:
@@ -272,6 +287,7 @@ def row(name, ident, results_, problem, table):
         problems.insert(0, problem)
     out["problems"] = " | ".join(p.splitlines()[0] if p else "" for p in problems)
     out["format"] = str((results_ or {}).get("extra_data", {}).get("format", ""))[:20]
+    out["isolation"] = str((results_ or {}).get("extra_data", {}).get("isolation") or isolation)[:20]
     return out
 
 
@@ -284,7 +300,7 @@ def submissions(directory):
 def columns(table):
     return (["submission", "id"] + [p["part"] for p in table["parts"]]
             + ["task" + t for t in dict.fromkeys(p["task"] for p in table["parts"])]
-            + ["total", "max", "format", "problems"])
+            + ["total", "max", "format", "isolation", "problems"])
 
 
 def csv_text(rows, table):
@@ -307,10 +323,36 @@ def private_cases(directory, log=print):
     return directory
 
 
+class Refused(SystemExit):
+    """grade_all will not grade: no isolation, and --allow-unisolated not given."""
+
+
+def isolation_or_refuse(allow_unisolated, log):
+    """The isolation mode the class is graded in, said once; without one, refuse (SystemExit with
+    why and how) unless allowed."""
+    try:
+        mode = sandbox.detect()
+    except sandbox.SandboxError as e:
+        raise Refused("grade_all.py: error: %s" % e)
+    reason = sandbox.detect_reason()
+    if mode == "none" and not allow_unisolated:
+        raise Refused("grade_all.py: refusing to grade without isolation: every submission would run as you and "
+                      "could read the private cases, the other submissions and your files.\n  why: %s\n  "
+                      "Python: %s\n  how: run as root or where user namespaces are allowed (`unshare -Ur true` "
+                      "works); as root in a container without namespaces, install Python where other users can "
+                      "read and run it (python3 -m venv /opt/grader); or pass --allow-unisolated"
+                      % (reason or "no isolation mode works here", sandbox.python_path()))
+    log("isolation: %s%s" % (mode, {"namespace": " (mount, PID, network namespaces; a user id of its own as root)",
+                                     "user": " (a user id of its own)",
+                                     "none": " (NONE: submissions run as you; --allow-unisolated)"}[mode]))
+    return mode
+
+
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
-              python=sys.executable, fork=None, log=print):
+              python=sys.executable, fork=None, log=print, allow_unisolated=False):
     """reference_dir: the cases to grade with; None makes private ones (private_cases). Every path is
     taken relative to the current folder (the grading runs themselves work in the grader's)."""
+    isolation = isolation_or_refuse(allow_unisolated, log)
     directory, out = Path(directory).absolute(), Path(out).absolute()
     json_dir = Path(json_dir).absolute() if json_dir else None
     reference_dir = Path(reference_dir).absolute() if reference_dir else None
@@ -340,7 +382,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
 
         def done(item, results_, problem, seconds):
             ident = item[0]
-            line = row(names[ident], ident, results_, problem, table)
+            line = row(names[ident], ident, results_, problem, table, isolation)
             rows[ident] = line
             partial.write(csv_text([line], table).split("\n", 1)[1])
             partial.flush()
@@ -348,7 +390,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
                                                "  " + line["problems"][:100] if line["problems"] else ""))
 
         grade_folders(items, json_dir, jobs, timeout, reference_dir=reference_dir, python=python, fork=fork,
-                      hide=[Path(directory).absolute(), staging], done=done)
+                      hide=[Path(directory).absolute(), staging], done=done, allow_unisolated=allow_unisolated)
     finally:
         partial.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -374,6 +416,9 @@ def main(argv=None):
     parser.add_argument("--reference-dir", help="the reference cases to grade with (default: private ones, made "
                                                 "with a secret seed for this batch; tools/make_reference.py --seed N "
                                                 "--out DIR makes a set to reuse)")
+    parser.add_argument("--allow-unisolated", action="store_true",
+                        help="grade even where submissions cannot be isolated from the grader (they could then "
+                             "read the private cases, each other and your files); refused by default")
     parser.add_argument("--no-fork", action="store_true",
                         help="start every grading run as a new Python process (slower; the default "
                              "on Linux forks them from this one, which imports everything once)")
@@ -392,8 +437,12 @@ def main(argv=None):
         return 1
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    rows = grade_all(args.submissions, args.out, args.jobs, args.timeout, args.json_dir, args.reference_dir,
-                     fork=False if args.no_fork else None)
+    try:
+        rows = grade_all(args.submissions, args.out, args.jobs, args.timeout, args.json_dir, args.reference_dir,
+                         fork=False if args.no_fork else None, allow_unisolated=args.allow_unisolated)
+    except Refused as e:
+        print(e, file=sys.stderr)
+        return 2
     print("%d submissions graded; grades in %s" % (len(rows), args.out))
     return 0
 

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, PartialCredit, cases, layout, results, sandbox, submission  # noqa: E402
+from grading import GradingFailure, NotGraded, PartialCredit, cases, layout, results, sandbox, submission  # noqa: E402
 
 
 def _option(config, name, default=None):
@@ -71,6 +71,27 @@ def pytest_configure(config):
     config.stash[_KEY] = grading
     _CONFIG[:] = [config]
     grading.write_json()   # from the start: a crash still leaves a results.json
+    others = bool(_option(config, "grade_json") or reference or _option(config, "grading_hide"))
+    if others and not _option(config, "allow_unisolated", False):
+        refuse_unisolated()
+
+
+def refuse_unisolated():
+    """Grading others' work (private cases, a class, Gradescope) needs a sandbox: without one, refuse
+    and say why and how to get one, or how to go on all the same."""
+    try:
+        mode = sandbox.detect()
+    except sandbox.SandboxError as e:
+        raise pytest.UsageError("refusing to grade: %s" % e)
+    if mode != "none":
+        return
+    raise pytest.UsageError(
+        "refusing to grade others' work without isolation: the submission would run as you and could read the "
+        "private cases and change your files.\n  why: %s\n  Python: %s\n  how: run as root or where user "
+        "namespaces are allowed (`unshare -Ur true` works) for namespace isolation; as root without namespaces "
+        "(a container), install Python where other users can read and run it (e.g. python3 -m venv /opt/grader) "
+        "for user isolation; or pass --allow-unisolated to grade all the same"
+        % (sandbox.detect_reason() or "no isolation mode works here", sandbox.python_path()))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -127,6 +148,8 @@ def pytest_runtest_makereport(item, call):
     properties = list(item.user_properties)
     if excinfo.errisinstance(PartialCredit):    # a slip: the points minus its cost
         properties.append(("lost", excinfo.value.lost))
+    if excinfo.errisinstance(NotGraded):        # the grader's failure: no grade, not the student's fault
+        properties.append(("not_graded", True))
     try:
         return pytest.TestReport(*args, start=call.start, stop=call.stop, user_properties=properties)
     except TypeError:   # pytest < 8: no start and stop
@@ -144,8 +167,10 @@ def pytest_runtest_logreport(report):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
             grading.record(report.nodeid, "skipped", "skipped: %s" % reason)
         else:
-            lost = dict(report.user_properties).get("lost")
-            status = "partial" if lost is not None else "failed" if report.when == "call" else "error"
+            properties = dict(report.user_properties)
+            lost = properties.get("lost")
+            status = "not graded" if properties.get("not_graded") else "partial" if lost is not None else \
+                "failed" if report.when == "call" else "error"
             grading.record(report.nodeid, status, _message(report), lost)
 
 

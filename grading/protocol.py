@@ -114,6 +114,20 @@ def decode(payload):
     return value(header, 0)
 
 
+def count_values(value, depth=0):
+    """How many numbers a decoded message holds in its arrays (what converting them to float64
+    would cost, in 8-byte units)."""
+    if depth > MAX_DEPTH:
+        return 0
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, (list, tuple)):
+        return sum(count_values(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return sum(count_values(v, depth + 1) for v in value.values())
+    return 0
+
+
 def _array(content, body, expected_offset):
     """An array's bytes must follow the previous array's, so that no two arrays share bytes and
     a message decodes to no more than it carried."""

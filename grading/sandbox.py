@@ -51,7 +51,8 @@ MODES = ("namespace", "user", "none")
 DEFAULT_MEMORY = 2 << 30          # bytes of address space
 DEFAULT_CPU = 600                 # seconds of CPU time for one worker's whole life
 FILE_SIZE = 64 << 20              # bytes: the largest file the worker may write
-SCRATCH_SIZE = 64 << 20           # bytes: all it may write (namespace mode)
+SCRATCH_SIZE = 64 << 20           # bytes: all it may write (namespace mode: tmpfs; user mode: watched)
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")   # where any user may write (user mode)
 OPEN_FILES = 256
 PROCESSES = 64                    # tasks (processes and threads) of the worker's user
 UID_BASE = 1500000000             # dedicated user ids: UID_BASE + a number unique to the grader process
@@ -258,7 +259,41 @@ class Jail:
     def remove(self):
         if self.uid is not None:
             reap(self.uid)
+            for path, _ in self.files():
+                try:
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                except OSError:
+                    pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def files(self):
+        """[(path, bytes)] of what the worker's user owns in the shared writable folders (user mode:
+        it may write there; namespace mode gives it private ones), a folder's size its contents'."""
+        if self.uid is None or self.mode != "user":
+            return []
+        out = []
+        for folder in SHARED_TMP:
+            try:
+                entries = os.scandir(folder)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == self.uid:
+                            out.append((entry.path, _size(entry.path)))
+                    except OSError:
+                        pass
+        return out
+
+    def written(self):
+        """Bytes the worker's user holds in its scratch folder and the shared writable folders."""
+        if self.uid is None or self.mode != "user":
+            return 0
+        return _size(os.path.join(self.root, "scratch")) + sum(size for _, size in self.files())
 
     def readable_secrets(self):
         """In user mode: the hidden paths that the worker's user id can read (a forked probe)."""
@@ -306,6 +341,23 @@ class Jail:
             return json.loads(data.decode())
         except ValueError:
             return []
+
+
+def _size(path):
+    """Bytes of a file, or of everything under a folder (links not followed)."""
+    try:
+        if not os.path.isdir(path) or os.path.islink(path):
+            return os.lstat(path).st_size
+        total = 0
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in filenames:
+                try:
+                    total += os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    pass
+        return total
+    except OSError:
+        return 0
 
 
 def copy_submission(source, target, max_files=20, max_bytes=1 << 20):

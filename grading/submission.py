@@ -29,7 +29,9 @@ MESSAGE_TIMEOUT = 30.0   # seconds for a message, once begun, to arrive in full
 OBSERVE_CPU = 90.0       # seconds of CPU time for a script's observed run (on the small data set)
 OUTPUT_KEEP = 2000       # printed characters kept for the messages
 OUTPUT_ABORT = 1000000   # printed characters after which every write raises
-REPLY_CAP = 256 << 20    # bytes of one reply
+REPLY_CAP = 160 << 20    # bytes of one message from the worker
+MAX_VALUES = 8 * 10 ** 6  # numbers in one message the grader takes (64 MB as float64; an observed run's
+                          # trace holds about 6 million): more is refused before any conversion
 SUBMISSION_MODULES = ("adam", "vae")
 # By default every call is made with the handout's given functions in place of the submission's.
 GIVEN = {"vae.sigmoid": "given", "vae.relu": "given", "vae.neural_net_predict": "given"}
@@ -63,6 +65,10 @@ class Starved(Exception):
         super().__init__("%.1f s of its own time in %.0f s" % (used, wall))
 
 
+class WroteTooMuch(Exception):
+    """The worker holds more on disk than its scratch size (user mode)."""
+
+
 class Budget:
     """A call's allowance in the worker's own time: the time it ran or slept, not the time it was
     ready to run but waited for a CPU that neighbours held (the kernel's run delay), nor the time
@@ -74,6 +80,7 @@ class Budget:
         self.began = time.monotonic()
         self.cpu, self.waited = sub._cpu(), sub._waited()
         self.answering = 0.0     # seconds the grader spent answering callbacks
+        self.looked = self.began
         self.backstop = self.began + max(3 * self.seconds, self.seconds + 60)
 
     def used(self):
@@ -83,7 +90,15 @@ class Budget:
         return time.monotonic() - self.began - (waited - self.waited) - self.answering
 
     def check(self):
-        """TimeoutError once the worker used its time; Starved once the backstop passed first."""
+        """TimeoutError once the worker used its time; Starved once the backstop passed first;
+        WroteTooMuch once it holds more than the sandbox's scratch size on disk (user mode, where
+        no tmpfs bounds it; looked at every second)."""
+        now = time.monotonic()
+        if now - self.looked > 1.0:
+            self.looked = now
+            jail = self.sub._jail
+            if jail is not None and jail.written() > sandbox.SCRATCH_SIZE:
+                raise WroteTooMuch("it wrote more than %s to disk" % memory_text(sandbox.SCRATCH_SIZE))
         used = self.used()
         if used > self.seconds:
             raise TimeoutError
@@ -180,6 +195,9 @@ class Submission:
             except Starved as e:
                 self._kill()
                 raise NotGraded("not graded: the machine was too busy to start the grading worker (%s)" % e)
+            except WroteTooMuch as e:
+                self._kill()
+                return self._exclude(current or "vae", "importing %s.py: %s" % (current or "vae", e))
             except TimeoutError:
                 self._kill()
                 if current is None:
@@ -380,6 +398,7 @@ class Submission:
                                 "your code's doing" % (what, e))
 
     def _request(self, request, what, timeout, short, gradient_hint, answer):
+        max_values = MAX_VALUES * (2 if request.get("op") == "observe" else 1)
         if self._proc is None:
             self._start()
         # A fresh random id: a reply or callback that does not carry it was not written for this
@@ -398,6 +417,10 @@ class Submission:
                 protocol.write_message(self._proc.stdin.fileno(), request, check=budget.check)
             while True:
                 reply = self._read(budget)
+                values = protocol.count_values(reply)
+                if values > max_values:
+                    raise protocol.ProtocolError("a message of %d numbers, more than the %d the grader takes"
+                                                 % (values, max_values))
                 if isinstance(reply, dict) and reply.get("id") != request["id"]:
                     dropped += 1
                     if dropped > 100:
@@ -409,6 +432,10 @@ class Submission:
                 response = dict(self._answer(answer, reply, refused), id=request["id"])
                 budget.answering += time.monotonic() - began
                 protocol.write_message(self._proc.stdin.fileno(), response, check=budget.check)
+        except WroteTooMuch as e:
+            self._kill()
+            self._note("%s: %s" % (short, e))
+            raise GradingFailure("%s: %s, and was stopped" % (what, e))
         except TimeoutError:
             self._kill()
             self._note("%s did not return within %g s" % (short, timeout))

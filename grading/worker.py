@@ -904,10 +904,13 @@ class Worker:
                                     "g": float(unbox(g))})
                 out = []
                 for i in argnums:
+                    dtype = np.result_type(args[i], np.float32)
                     if i < 2:
                         out.append(np.zeros(np.shape(args[i])) if i == 0 else 0)
+                    elif isinstance(grads, str) and grads == "zero":
+                        out.append(np.zeros(np.shape(args[i]), dtype=dtype))
                     else:
-                        out.append(np.asarray(grads[i - 2], dtype=np.result_type(args[i], np.float32)))
+                        out.append(np.asarray(grads[i - 2], dtype=dtype))
                 return tuple(out)
             return vjp
         defvjp_argnums(bound, vjp_maker)

@@ -2,7 +2,8 @@
 ways of doing the work, in the original handout's layout: full marks or the stated partial
 credit) and tests/fixtures/forged (cheap non-solutions and attacks: nothing for what they
 forge). Each folder holds the submission and expected.json: {"points": {part: points},
-"messages": [texts a message or note must contain], "why": ...}.
+"messages": [texts a message or note must contain], "why": ...}; a forgery in this project's
+layout holds forge.json instead of copies of vae.py and adam.py (the bodies it replaces).
 
 Also: the given functions accept what the original handout's did, and the stand-ins' answers
 (which a submission may print) answer no other test.
@@ -42,11 +43,30 @@ def ref():
     return cases.Reference()
 
 
+def submission(folder, tmp_path):
+    """The fixture's folder; or, for one that holds forge.json ({file: {function: body}}), the
+    reference's vae.py and adam.py with those solution regions replaced, beside the folder's
+    other files: a forgery in this project's layout stays current with the reference."""
+    recipe = folder / "forge.json"
+    if not recipe.exists():
+        return folder
+    import shutil
+    out = tmp_path / folder.name
+    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("expected.json", "forge.json"))
+    bodies = json.loads(recipe.read_text())
+    for name in ("vae.py", "adam.py"):
+        text = (ROOT / name).read_text()
+        if bodies.get(name):
+            text = meta.mutants.replace_bodies(text, name, bodies[name], folder.name)
+        (out / name).write_text(text)
+    return out
+
+
 @pytest.mark.parametrize("name", meta.full_only(fixtures(), DEFAULT))
-def test_a_submission_gets_what_a_careful_teacher_gives(name, ref):
+def test_a_submission_gets_what_a_careful_teacher_gives(name, ref, tmp_path):
     folder = FIXTURES / name
     expected = json.loads((folder / "expected.json").read_text())
-    scores, messages, problems, _ = meta.grade(folder, ref)
+    scores, messages, problems, _ = meta.grade(submission(folder, tmp_path), ref)
     text = messages + "\n" + "\n".join(problems)
     assert scores == expected["points"], "%s (%s):\n%s" % (name, expected.get("why", ""), text)
     for part in expected.get("messages", []):

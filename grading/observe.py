@@ -77,14 +77,6 @@ def kl(encoder_output):
     return 0.5 * anp.sum(anp.exp(2 * log_std) + mean ** 2 - 1 - 2 * log_std, axis=-1)   # eq. (12)
 
 
-def bound(nets, data, eps):
-    """eq. (14) with one sample per image, the mean over the batch."""
-    gen, rec = nets
-    encoder_output = given.neural_net_predict(rec, data)
-    logits = given.neural_net_predict(gen, sample(encoder_output, eps))
-    return anp.mean(log_bernoulli(data, logits) - kl(encoder_output))
-
-
 def _forward(net, h):
     """The given MLP (ReLU hidden layers, linear output); also each layer's input, for _backward."""
     inputs = []
@@ -108,33 +100,31 @@ def _backward(net, inputs, g):
     return grads, g
 
 
-def plain_bound(nets, data, eps):
-    """bound(nets, data, eps) in float32, as training computes it (an observed run asks for many)."""
+def _bound(nets, data, eps):
+    """eq. (14) with one sample per image (z = mean + sigma * eps, eq. 15), the mean over the batch,
+    in float32 as training computes it; and what its gradient needs."""
     gen, rec = ([(W.astype(np.float32), b.astype(np.float32)) for W, b in net] for net in nets)
     x, e = np.atleast_2d(data).astype(np.float32), np.atleast_2d(eps).astype(np.float32)
-    encoder_output, _ = _forward(rec, x)
-    mean, log_std = halves(encoder_output)
-    logits, _ = _forward(gen, mean + np.exp(log_std) * e)
-    log_px = np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)
-    return float(np.mean(log_px - 0.5 * np.sum(np.exp(2 * log_std) + mean ** 2 - 1 - 2 * log_std, axis=1)))
-
-
-def bound_and_gradient(nets, data, eps):
-    """bound(nets, data, eps) and its gradient with respect to both networks, ([gen grads], [rec grads]),
-    by hand: the grader computes one per training step of an observed run."""
-    # float32, as training computes: the submission gets exactly the gradient recorded here, so
-    # Figure 5's check does not depend on its precision.
-    gen, rec = ([(W.astype(np.float32), b.astype(np.float32)) for W, b in net] for net in nets)
-    x, e = np.atleast_2d(data).astype(np.float32), np.atleast_2d(eps).astype(np.float32)
-    batch = len(x)
     encoder_output, rec_inputs = _forward(rec, x)
     mean, log_std = halves(encoder_output)
     std = np.exp(log_std)
-    z = mean + std * e                                               # eq. (15)
-    logits, gen_inputs = _forward(gen, z)
-    log_px = np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)   # eq. (3)
-    kl_rows = 0.5 * np.sum(std ** 2 + mean ** 2 - 1 - 2 * log_std, axis=1)   # eq. (12)
-    value = np.mean(log_px - kl_rows)
+    logits, gen_inputs = _forward(gen, mean + std * e)
+    log_px = np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)             # eq. (3)
+    kl_rows = 0.5 * np.sum(std ** 2 + mean ** 2 - 1 - 2 * log_std, axis=1)        # eq. (12)
+    return float(np.mean(log_px - kl_rows)), (gen, rec, x, e, rec_inputs, gen_inputs, mean, std, logits)
+
+
+def plain_bound(nets, data, eps):
+    """The bound's value (an observed run asks for many)."""
+    return _bound(nets, data, eps)[0]
+
+
+def bound_and_gradient(nets, data, eps):
+    """The bound's value and its gradient with respect to both networks, ([gen grads], [rec grads]),
+    by hand: the grader computes one per training step of an observed run. The submission gets
+    exactly the gradient recorded here, so Figure 5's check does not depend on its precision."""
+    value, (gen, rec, x, e, rec_inputs, gen_inputs, mean, std, logits) = _bound(nets, data, eps)
+    batch = len(x)
     with np.errstate(over="ignore"):
         probabilities = 0.5 * (np.tanh(0.5 * logits) + 1.0)
     gen_grads, dz = _backward(gen, gen_inputs, (x - probabilities) / batch)
@@ -142,7 +132,7 @@ def bound_and_gradient(nets, data, eps):
     d_log_std = dz * std * e - (std ** 2 - 1) / batch
     rec_grads, _ = _backward(rec, rec_inputs, np.concatenate([d_mean, d_log_std], axis=1))
     as64 = lambda grads: [(dW.astype(np.float64), db.astype(np.float64)) for dW, db in grads]  # noqa: E731
-    return float(value), (as64(gen_grads), as64(rec_grads))
+    return value, (as64(gen_grads), as64(rec_grads))
 
 
 MATHS = {"sample_latent_variables_from_posterior": lambda args, eps: sample(args[0], eps),
@@ -220,16 +210,12 @@ class Run:
         self.first = None        # ... and of the first: Task 3 runs on them if training broke the model
         self.after = []          # the networks of the bound's plain calls after the last step
         self.sampled = []        # (step count, encoder output row, z row) answered to the sampler
-        self.extra = []          # vjps of the bound asked with no gradient computed
 
     def read(self, result):
         """The worker's trace of the run (untrusted: only data of checked types is kept)."""
         trace = result.value if isinstance(result.value, dict) else {}
         self.library = [n for n in trace.get("library") or [] if isinstance(n, str)][:4]
-        self.output = result.output
         self.calls = trace.get("calls") if type(trace.get("calls")) is int else 0
-        values = _floats(trace.get("values") if trace.get("values") is not None else [], "values").ravel()
-        self.values = values
         saves = trace.get("saves") if isinstance(trace.get("saves"), list) else []
         names = trace.get("names") if isinstance(trace.get("names"), list) else []
         self.saves = [(a[:120].astype(np.float64), names[i] if i < len(names) and isinstance(names[i], str) else "?")
@@ -330,7 +316,6 @@ class Run:
         entry = self.tokens.get(question.get("token"))
         c = question.get("g")
         if entry is None or type(c) not in (int, float) or not np.isfinite(c):
-            self.extra.append(question.get("token"))
             raise GradingFailure("vae_lower_bound's gradient was asked for a call this grader did not make")
         step, nets, gradient = entry
         self.record_step(step, nets, flat(gradient) * c, c)
@@ -628,16 +613,12 @@ def matches_all(saved, table):
 
 
 def _check_depends(dec, enc, test):
-    z = np.random.RandomState(1).standard_normal((16, dec[0][0].shape[0]))
-    images = given.sigmoid(decode(dec, z))
-    if not np.all(np.isfinite(images)) or np.max(np.std(images, axis=0)) <= 1e-6:
+    if not healthy(dec, "decoder", test):
         raise GradingFailure("the decoder used after training gives the same image whatever z: it is not a trained "
                              "decoder, and Task 3's images cannot be judged from it")
-    if enc is not None:
-        out = decode(enc, test)
-        if not np.all(np.isfinite(out)) or np.max(np.std(out, axis=0)) <= 1e-9:
-            raise GradingFailure("the encoder used after training gives the same output for every image: it is not "
-                                 "a trained encoder, and Task 3's images cannot be judged from it")
+    if enc is not None and not healthy(enc, "encoder", test):
+        raise GradingFailure("the encoder used after training gives the same output for every image: it is not "
+                             "a trained encoder, and Task 3's images cannot be judged from it")
 
 
 def _score(part, found_slips, base=None, extra=""):
@@ -671,7 +652,7 @@ def samples_verdict(run):
     (decoders, encoders) = run.trained()
     best = None
     for dec in decoders:
-        _check_depends(dec, None, None)
+        _check_depends(dec, None, run.test)
         latent = dec[0][0].shape[0]
         rows = [d.reshape(-1, latent) for d in run.draws if d.size % latent == 0 and d.size]
         z = np.concatenate(rows) if rows else np.zeros((0, latent))

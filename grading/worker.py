@@ -345,7 +345,6 @@ class Observation:
     def reset(self, seed, defer=False):
         self.seed, self.defer = seed, defer
         self.calls, self.in_gradient = 0, 0          # calls of the gradient function; inside one now?
-        self.values = []
         self.saves = []                                   # (images, file name, gradient calls before)
         self.networks = {"decoder": [], "encoder": []}    # used outside a gradient, once training began
         self.errors, self.variables = [], {}
@@ -370,10 +369,6 @@ class Observation:
                 value, g = differentiate(*args, **kwargs)
             finally:
                 observation.in_gradient -= 1
-            try:
-                observation.values.append(float(value))
-            except (TypeError, ValueError):
-                pass
             return (value, g) if with_value else g
         return observed
 
@@ -452,7 +447,7 @@ class Observation:
             value = namespace.get(name)
             if type(value) in (int, float):
                 self.variables[name] = value
-        return {"calls": self.calls, "values": np.array(self.values[:5000], dtype=np.float64),
+        return {"calls": self.calls,
                 "saves": [a for a, _, _ in self.saves], "names": [n for _, n, _ in self.saves],
                 "save_calls": [c for _, _, c in self.saves], "networks": self.networks,
                 "variables": self.variables,

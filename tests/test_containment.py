@@ -260,3 +260,23 @@ def test_a_cpu_hog_on_the_only_cpu_costs_its_classmate_nothing(tmp_path):
     with open(tmp_path / "grades.csv") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     assert rows["honest"]["total"] == "100", rows["honest"]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("mode", ["namespace", "user", "none"])
+def test_the_reference_scores_100_and_the_stubs_0_in_every_mode(mode, tmp_path):
+    """In every isolation mode this machine supports (none with --allow-unisolated)."""
+    if not sandbox.probe(mode)[0]:
+        pytest.skip("%s isolation does not work here: %s" % (mode, sandbox.probe(mode)[1]))
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_handout
+    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    for folder, total in ((ROOT, 100), (handout, 0)):
+        out = tmp_path / ("%s.json" % total)
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/grading",
+                               "--submission=%s" % folder, "--grade-json=%s" % out, "--allow-unisolated"],
+                              capture_output=True, text=True, timeout=900, cwd=str(ROOT),
+                              env=dict(os.environ, GRADING_ISOLATION=mode))
+        result = json.loads(out.read_text())
+        assert result["score"] == total and result["extra_data"]["complete"], proc.stdout[-2000:]
+        assert result["extra_data"]["isolation"] == mode

@@ -173,3 +173,34 @@ def test_a_printed_stand_in_answer_earns_nothing_when_returned(ref, tmp_path):
     (copier / "adam.py").write_text((ROOT / "adam.py").read_text())
     scores, messages, _, _ = meta.grade(copier, ref, graded={"1.2"})
     assert scores == {"1.2": 0}, messages
+
+
+# ---------------------------------------------------------------------------
+# The grader's own bound, with which it answers an observed run's training
+
+def test_the_graders_bound_and_gradient_are_the_practicals():
+    """observe.bound_and_gradient (by hand, float32) against the reference's Task 1 functions and
+    autograd: value and every gradient of a small random model."""
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+    import vae
+    from grading import observe
+    rng = np.random.RandomState(0)
+
+    def net(sizes):
+        return [(rng.randn(a, b) * 0.3, rng.randn(b) * 0.3) for a, b in zip(sizes[:-1], sizes[1:])]
+    gen, rec = net([5, 7, 9, 784]), net([784, 8, 6, 10])
+    x, eps = (rng.rand(4, 784) > 0.5) * 1.0, rng.randn(4, 5)
+
+    def reference(nets):
+        encoder_output = vae.neural_net_predict(nets[1], x)
+        mean, log_std = anp.split(encoder_output, 2, axis=1)
+        logits = vae.neural_net_predict(nets[0], mean + anp.exp(log_std) * eps)
+        return anp.mean(vae.bernoulli_log_prob(x, logits) - vae.compute_KL(encoder_output))
+    expected, gradient = value_and_grad(reference)((gen, rec))
+    value, ours = observe.bound_and_gradient((gen, rec), x, eps)
+    assert np.isclose(value, expected, rtol=1e-5) and np.isclose(observe.plain_bound((gen, rec), x, eps), value)
+    for mine, theirs in zip(ours, gradient):
+        for (dW, db), (eW, eb) in zip(mine, theirs):
+            np.testing.assert_allclose(dW, eW, rtol=1e-3, atol=1e-5)
+            np.testing.assert_allclose(db, eb, rtol=1e-3, atol=1e-5)

@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 
-from plotting import save_images  # noqa: F401  (old handouts import it from here)
+from plotting import plot_images, save_images  # noqa: F401  (the original handout imports them from here)
 
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist")
 

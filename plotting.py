@@ -45,10 +45,12 @@ def save_figure(fig, file_name, dpi=100):
 
 
 def image_grid(images, ims_per_row=5, padding=2, pad_value=1.0):
-    """Tile (n, 784) images into one 2-D array, ims_per_row across, padding between."""
+    """Tile images, (n, 784) or (n, 28, 28) (or one image), into one 2-D array, ims_per_row
+    across, padding between."""
     images = np.asarray(images, dtype=float)
-    if images.ndim != 2 or images.shape[1] != 784:
-        raise ValueError("save_images expects images of shape (n, 784), got %s" % (images.shape,))
+    if images.size % 784 or images.shape[-1:] not in ((784,), (28,)) or images.ndim > 3:
+        raise ValueError("save_images expects images of shape (n, 784) or (n, 28, 28), got %s" % (images.shape,))
+    images = images.reshape(-1, 784)
     n = len(images)
     rows = int(np.ceil(n / ims_per_row))
     cell = 28 + padding
@@ -70,6 +72,15 @@ def save_images(images, file_name, ims_per_row=5, vmin=0.0, vmax=1.0, cmap="bina
     grid = image_grid(images, ims_per_row, pad_value=vmin)
     grid = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
     atomic_write(file_name, lambda f: pyplot().imsave(f, grid, cmap=cmap, vmin=vmin, vmax=vmax, format="png"))
+
+
+def plot_images(images, ax, ims_per_row=5, padding=5, digit_dimensions=(28, 28), cmap=None, vmin=None, vmax=None):
+    """The original handout's data.plot_images: the grid of images drawn on the axes ax."""
+    grid = image_grid(images, ims_per_row, padding, pad_value=0.0 if vmin is None else vmin)
+    shown = ax.matshow(grid, cmap=cmap or pyplot().cm.binary, vmin=vmin, vmax=vmax)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return shown
 
 
 def plot_training_curve(history, file_name):

@@ -196,11 +196,18 @@ def test_save_images_rows_follow_the_number_of_images(tmp_path):
     assert height / width == pytest.approx(122 / 152, abs=0.01)
 
 
-@pytest.mark.parametrize("shape", [(25, 783), (784,), (5, 28, 28)])
+@pytest.mark.parametrize("shape", [(25, 783), (5, 28, 27), (2, 5, 28, 28)])
 def test_save_images_rejects_wrong_shapes(tmp_path, shape):
     with pytest.raises(ValueError, match=r"\(n, 784\)"):
         plotting.save_images(np.zeros(shape), str(tmp_path / "x.png"))
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(784,), (5, 28, 28)])
+def test_save_images_takes_what_the_original_took(tmp_path, shape):
+    """One image, or images as 28 x 28 arrays (the original handout's plot_images reshaped each)."""
+    plotting.save_images(np.zeros(shape), str(tmp_path / "x.png"))
+    assert os.listdir(tmp_path) == ["x.png"]
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):

@@ -35,6 +35,8 @@ import report
 from adam import adam_init, adam_step
 
 DATA_DIM = 784   # 28 x 28 pixels
+TASK_FUNCTIONS = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound",
+                  "adam_init", "adam_step", "generate_from_prior", "reconstruct", "interpolate")
 EVAL_SEED = 1    # noise for test ELBO, IWAE and figures: the same in every run
 
 
@@ -687,7 +689,7 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
     """Train for args.epochs epochs after those in history, evaluating and saving a
     checkpoint after each. resume: a checkpoint's training state, to continue its run exactly.
     Returns (theta, interrupted, state); appends to history."""
-    from tqdm import tqdm
+    from tqdm.auto import tqdm   # a notebook's progress bar in a notebook, text elsewhere
 
     adam_state, rng = adam_init(theta), onp.random.default_rng(args.seed)
     if resume is not None:
@@ -817,9 +819,7 @@ def unimplemented_tasks():
     """The task functions still to be written, i.e. whose body raises NotImplementedError
     (the handout's stubs): their messages, in task order. Empty once all are done."""
     messages = []
-    for function in (sample_latent_variables_from_posterior, bernoulli_log_prob, compute_KL,
-                     vae_lower_bound, adam_init, adam_step, generate_from_prior, reconstruct,
-                     interpolate):
+    for function in (globals()[name] for name in TASK_FUNCTIONS):
         try:
             tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
         except (OSError, TypeError, SyntaxError):

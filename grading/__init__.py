@@ -11,6 +11,7 @@
     observe.py        a script written on the original handout, graded by watching it run
     judge.py          comparing results with the expected ones, and the messages to the student
     results.py        the points table (points.json), the summary and Gradescope's results.json
+    selfcheck.py      a notebook's check(): its functions written into a submission and graded
     pytest_plugin.py  the grading's command-line options, loaded before pytest looks at paths
 
 The pytest files in tests/grading are front-ends to these; tools/ holds the commands

@@ -1,5 +1,6 @@
 """Where a submission is and which layout it is in, read from its files (nothing of it runs
-here), and the small data set its observed run trains on.
+here), a notebook turned into the script it stands for, and the small data set its observed
+run trains on.
 
 A part (Task 2, 3.1, 3.2, 3.3) is graded by its functions' tests when the submission writes
 its function (this project's handout), or by watching its script run (observe.py) when it
@@ -7,6 +8,7 @@ keeps the original handout's layout: ADAM and Task 3 as code in the main block, 
 level. Task 1 is always graded as functions.
 """
 import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +41,102 @@ def small_mnist(root):
 
 def _tree(path):
     try:
+        if path.name == "vae.py" and not path.exists():
+            notebook = find_notebook(path.parent)
+            return ast.parse(notebook_scripts(notebook)["vae.py"]) if notebook else None
         if path.stat().st_size > 1 << 20:
             return None
         return ast.parse(path.read_text(errors="replace"))
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+# ---------------------------------------------------------------------------
+# Notebooks: read with nbformat (JSON, nothing run), turned into the script they stand for
+
+MAX_NOTEBOOK = 8 << 20        # bytes: a notebook's saved outputs can be big; its code is what counts
+HELPERS = {"check", "train", "show"}   # vae_notebook's: a self-check, training, figures
+PRELUDE = (
+    "# A notebook, as the grader turned it into a script: IPython's own names, which a script lacks,\n"
+    "# do nothing; magics and shell escapes are kept as comments, never run.\n"
+    "def display(*objects, **options):\n    pass\n\n\n"
+    "def get_ipython():\n    return None\n\n\n")
+
+
+def find_notebook(folder):
+    """vae.ipynb, or the folder's one notebook, when it has no vae.py; else None."""
+    folder = Path(folder)
+    if (folder / "vae.py").exists():
+        return None
+    if (folder / "vae.ipynb").is_file():
+        return folder / "vae.ipynb"
+    found = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink())
+    return found[0] if len(found) == 1 else None
+
+
+HELP = re.compile(r"^\s*[\w.]+\s*\?{1,2}\s*$")   # `np.mean?`: IPython's help
+
+
+def _neutralised(source, number):
+    """A code cell's source with IPython's syntax (magics, shell escapes, help) commented out,
+    where the cell is not Python as it stands; a cell that still does not compile becomes one
+    statement raising SyntaxError, which costs that cell."""
+    try:
+        ast.parse(source)
+        return source
+    except SyntaxError:
+        pass
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "\n".join("# " + line for line in lines)
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or HELP.match(line):
+            out.append(line[:len(line) - len(stripped)] + "pass  # " + stripped)
+        else:
+            out.append(line)
+    text = "\n".join(out)
+    try:
+        ast.parse(text)
+    except SyntaxError as e:
+        return "raise SyntaxError(%r)" % ("notebook cell %d does not compile: %s (line %s of the cell)"
+                                          % (number, e.msg, e.lineno))
+    return text
+
+
+def notebook_scripts(path):
+    """{"vae.py": text[, "adam.py": text]} that a notebook stands for. Its saved outputs are never
+    read. A notebook of this project's handout (its metadata says so) is graded by its functions:
+    its check, training and figure cells (by their tags, or any top-level call of check(), train()
+    or show()) are left out, and its code stands for adam.py too. Any other notebook is a script on
+    the original handout, its cells in order."""
+    import nbformat
+    path = Path(path)
+    if path.stat().st_size > MAX_NOTEBOOK:
+        raise ValueError("%s is larger than %d MB" % (path.name, MAX_NOTEBOOK >> 20))
+    notebook = nbformat.read(str(path), as_version=4)
+    handout = (notebook.metadata.get("vae_practical") or {}).get("edition") == "handout"
+    cells = []
+    for number, cell in enumerate(notebook.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        if handout and set(cell.metadata.get("tags") or []) & {"check", "train", "show", "colab"}:
+            continue
+        cells.append(_neutralised(cell.source, number))
+    text = PRELUDE + "\n\n".join(cells) + "\n"
+    if handout:
+        tree = ast.parse(text)
+        keep = [n for n in tree.body if not _calls_helper(n)]
+        text = ast.unparse(ast.Module(body=keep, type_ignores=[])) + "\n"
+        return {"vae.py": text, "adam.py": text}
+    return {"vae.py": text}
+
+
+def _calls_helper(node):
+    value = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in HELPERS
+
 
 
 def _functions(tree):
@@ -69,9 +162,11 @@ def formats(folder):
     is observed when its function is not written but the script runs code that could do it."""
     folder = Path(folder)
     vae = _tree(folder / "vae.py")
+    notebook = find_notebook(folder)
     runs = _runs_code(vae)
     out = {}
-    task2 = "functions" if (folder / "adam.py").exists() or not runs else "observed"
+    has_adam = (folder / "adam.py").exists() or (notebook is not None and "adam.py" in notebook_scripts(notebook))
+    task2 = "functions" if has_adam or not runs else "observed"
     out["2.1"] = out["2.2"] = task2
     for part, name in (("3.1", "generate_from_prior"), ("3.2", "reconstruct"), ("3.3", "interpolate")):
         out[part] = "functions" if name in _functions(vae) or not runs else "observed"
@@ -82,7 +177,7 @@ def find_submission(folder):
     """The folder holding vae.py: folder itself, or its one sub-folder (at any depth up to 3) that
     holds one. Returns (path, None) or (path, "found in SUB") ."""
     folder = Path(folder)
-    if (folder / "vae.py").is_file() or (folder / "adam.py").is_file():
+    if (folder / "vae.py").is_file() or (folder / "adam.py").is_file() or find_notebook(folder):
         return folder, None
 
     def plain(path):   # no link anywhere between folder and the file, nothing hidden
@@ -92,6 +187,7 @@ def find_submission(folder):
     found = []
     for depth in ("*/vae.py", "*/*/vae.py", "*/*/*/vae.py"):
         found += [p.parent for p in folder.glob(depth) if plain(p)]
+        found += [p.parent for p in folder.glob(depth.replace(".py", ".ipynb")) if plain(p) and p.parent not in found]
         if found:
             break
     if len(found) == 1:

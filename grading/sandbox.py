@@ -397,6 +397,27 @@ def copy_submission(source, target, max_files=20, max_bytes=1 << 20):
             copied.append(name)
         finally:
             os.close(fd)
+    if "vae.py" not in copied:
+        copied, refused = _from_notebook(source, target, copied, refused)
+    return copied, refused
+
+
+def _from_notebook(source, target, copied, refused):
+    """A folder with a notebook and no vae.py: the script(s) the notebook stands for (its code,
+    read with nbformat in the grader; nothing of it runs here)."""
+    from grading import layout
+    notebook = layout.find_notebook(source)
+    if notebook is None or os.path.islink(str(notebook)):
+        return copied, refused
+    try:
+        scripts = layout.notebook_scripts(notebook)
+    except Exception as e:   # not a notebook nbformat can read: say so, grade nothing of it
+        return copied, refused + [(notebook.name, "not a notebook that can be read (%s)" % str(e)[:200])]
+    for name, text in scripts.items():
+        if name not in copied:
+            with open(os.path.join(target, name), "w") as out:
+                out.write(text)
+            copied.append(name)
     return copied, refused
 
 

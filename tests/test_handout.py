@@ -26,7 +26,7 @@ def handout(tmp_path_factory):
 
 
 def test_handout_contents(handout):
-    for name in ["vae.py", "adam.py", "data.py", "plotting.py", "requirements.txt", "README.md",
+    for name in ["vae.py", "adam.py", "vae.ipynb", "vae_notebook.py", "data.py", "plotting.py", "requirements.txt", "README.md",
                  "pytest.ini", "tests/grading/conftest.py", "grading/points.json",
                  "grading/submission.py", "grading/sandbox.py", "tests/reference/nets.npz"]:
         assert (handout / name).is_file(), name

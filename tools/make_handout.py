@@ -28,9 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_FILES = ("adam.py", "vae.py")
-COPIED_FILES = ("requirements.txt",)   # and the modules vae.py and adam.py import (local_imports)
+COPIED_FILES = ("requirements.txt", "vae_notebook.py")   # and the modules vae.py and adam.py import
 COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
-WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini")
+WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini", "vae.ipynb")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 # The grader's own tools, which compute the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's
 # images) to judge a script on the original handout by watching it run: not for students.
@@ -293,6 +293,7 @@ is the code to complete.
 | --- | --- |
 | `vae.py` | the model, the training loop and the command line. **Tasks 1 and 3** |
 | `adam.py` | the ADAM optimiser of Figure 5. **Task 2** |
+| `vae.ipynb` | the same handout as a notebook, with a check cell under each task: **either** the files above **or** this |
 | {support} | MNIST loading (from `mnist/`), figures, the run's report: nothing to do |
 | `tests/grading/` | the tests that grade your work, with their reference outputs in `tests/reference/` |
 
@@ -306,6 +307,19 @@ to return. Keep the names and arguments of the functions: the grading calls them
 | --- | --- | --- | ---: |
 {rows}
 | | **total** | | **{total}** |
+
+## What to hand in
+
+**Either** `vae.py` and `adam.py`, **or** `vae.ipynb` (the notebook edition, if you work in
+it): the grading takes either. Keep the functions' names and arguments.
+
+## The notebook edition
+
+Open `vae.ipynb` (Jupyter, VS Code, or Colab after its one install cell). Write each task's
+function in its cell and run the check cell under it (`check("compute_KL")`): it grades that
+function with the tests below and shows your points and what is wrong. `train()` trains the
+model with your functions once Tasks 1 and 2 are written; the last cell, `check()`, shows
+your total.
 
 ## Set up and run
 
@@ -405,7 +419,176 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
         (out / name).unlink()
     (out / "README.md").write_text(student_readme(source))
     (out / "pytest.ini").write_text(PYTEST_INI)
+    import nbformat
+    nbformat.write(notebook(texts, load_parts(source)), str(out / "vae.ipynb"))
     return out
+
+
+# ---------------------------------------------------------------------------
+# The notebook edition: vae.ipynb, built from the same handout texts (the same stubs)
+
+GIVEN_FUNCTIONS = ("check_matrix", "check_means_and_log_stds", "sigmoid", "relu", "init_net_params",
+                   "neural_net_predict")
+
+# Each task's Markdown cell: what to write, in this project's words, with the practical's equations.
+TASK_TEXT = {
+    "sample_latent_variables_from_posterior": r"""### Task 1.1: a sample from the posterior
+
+The encoder gives, for each image, $L$ means $\mu_j$ followed by $L$ **log standard deviations**
+$\log\sigma_j$ (footnote 1). Draw one $\mathbf{z}$ per image with the reparametrisation trick,
+eq. (15):
+
+$$z_j = \mu_j^\phi(\mathbf{x}) + \sqrt{\nu_j^\phi(\mathbf{x})}\,\epsilon_j, \qquad \epsilon_j \sim \mathcal{N}(0, 1),$$
+
+where $\sqrt{\nu_j} = \sigma_j$ is the standard deviation. Draw $\epsilon$ with numpy's global generator.""",
+    "bernoulli_log_prob": r"""### Task 1.2: the log-likelihood of an image
+
+The decoder gives the logits $f_j(\mathbf{z})$, before the sigmoid of eq. (4). Eq. (3) makes
+$\log p_\theta(\mathbf{x}|\mathbf{z})$ a sum over the $D = 784$ pixels:
+
+$$\log p_\theta(\mathbf{x}|\mathbf{z}) = \sum_{j=1}^{D} x_j \log \sigma(f_j) + (1 - x_j) \log\big(1 - \sigma(f_j)\big).$$
+
+One value per image; it must stay finite for any finite logits.""",
+    "compute_KL": r"""### Task 1.3: the KL divergence to the prior
+
+Both $q_\phi(\mathbf{z}|\mathbf{x})$ and $p(\mathbf{z}) = \mathcal{N}(\mathbf{0}, \mathbf{I})$ are Gaussian, so eq. (12)
+gives the divergence in closed form, with $\nu_j = \sigma_j^2$:
+
+$$\mathrm{KL}\big(q_\phi(\mathbf{z}|\mathbf{x}) \,\|\, p(\mathbf{z})\big) = \sum_{j=1}^{L} \tfrac{1}{2}\left(\nu_j + \mu_j^2 - 1 - \log \nu_j\right).$$""",
+    "vae_lower_bound": r"""### Task 1.4: the lower bound
+
+The estimate of eq. (14) for a batch, with one sample $\mathbf{z}^i$ per image: the **mean** over the
+images of
+
+$$\log p_\theta(\mathbf{x}_i|\mathbf{z}^i) - \mathrm{KL}\big(q_\phi(\mathbf{z}|\mathbf{x}_i) \,\|\, p(\mathbf{z})\big).$$
+
+Use your three functions above and `neural_net_predict`.""",
+    "adam_init": r"""## Task 2: ADAM (Figure 5)
+
+Figure 5 minimises $f(\theta)$ (training gives it the gradient of the negative bound) with
+$\alpha = 0.001$, $\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$, all operations elementwise:
+
+$$m_0 = 0,\quad v_0 = 0,\quad t = 0;\qquad \text{then, at each step: } t \leftarrow t + 1,\quad g_t = \nabla_\theta f_t(\theta_{t-1}),$$
+$$m_t = \beta_1 m_{t-1} + (1 - \beta_1) g_t,\qquad v_t = \beta_2 v_{t-1} + (1 - \beta_2) g_t^2,$$
+$$\hat m_t = \frac{m_t}{1 - \beta_1^t},\qquad \hat v_t = \frac{v_t}{1 - \beta_2^t},\qquad \theta_t = \theta_{t-1} - \alpha\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
+
+First the initial state:""",
+    "adam_step": r"""Then one step:""",
+    "generate_from_prior": r"""## Task 3: using the trained model
+
+### Task 3.1: samples
+
+Draw $\mathbf{z}$ from the prior $p(\mathbf{z}) = \mathcal{N}(\mathbf{0}, \mathbf{I})$ and decode it: each pixel's
+intensity is its activation probability $\sigma(f_j(\mathbf{z}))$, not a binarised value.""",
+    "reconstruct": r"""### Task 3.2: reconstructions
+
+Encode each image, draw $\mathbf{z}$ from $q_\phi(\mathbf{z}|\mathbf{x})$ (your Task 1.1), and decode it into
+activation probabilities.""",
+    "interpolate": r"""### Task 3.3: interpolations
+
+Take the posterior **means** $\mathbf{z}_a$, $\mathbf{z}_b$ of two images and decode
+$\mathbf{z}^s_{\text{mix}} = \mathbf{z}_a s + (1 - s)\,\mathbf{z}_b$ for `num_points` values of $s$ evenly spread over
+$[0, 1]$, from $s = 1$ (image a) to $s = 0$ (image b).""",
+}
+
+SHOW = {
+    "generate_from_prior": 'show(generate_from_prior(gen_params), "Task 3.1: 25 samples from the prior")',
+    "reconstruct": 'show(np.concatenate([test_images[:10], reconstruct(gen_params, rec_params, test_images[:10])]),\n'
+                   '     "Task 3.2: the first 10 test images over their reconstructions")',
+    "interpolate": 'show(interpolate(gen_params, rec_params, test_images[0], test_images[1]),\n'
+                   '     "Task 3.3: from test image 1 to test image 2")',
+}
+
+NOTEBOOK_INTRO = r"""# Auto-encoding Variational Bayes: the notebook
+
+A variational auto-encoder for binarised MNIST, in numpy and autograd: the practical's
+model (eq. 1-16), with the functions of its three tasks to write. This notebook is the
+same handout as `vae.py` and `adam.py`, cell by cell.
+
+- Write each task's function in its cell, run it, then run the **check** cell under it:
+  it grades that function with the tests of the grading, in a sandbox, and shows your
+  points and what is wrong.
+- The **training** cell trains the model with your functions once Tasks 1 and 2 are
+  written; stop the kernel to stop it, run the cell again to continue from its checkpoint.
+- The last cell checks everything. Hand in this notebook, `vae.ipynb` (or `vae.py` and
+  `adam.py`, if you work in the files instead)."""
+
+COLAB_TEXT = r"""**In Colab**: upload the handout folder as `handout.zip` (the left panel's Files tab), then
+uncomment the line below and run it once. Everything else runs as it is, on the CPU,
+with the MNIST files shipped in `mnist/`."""
+
+COLAB_CELL = "# !unzip -q -o handout.zip -d handout && cd handout && pip install -q -r requirements.txt\n" \
+             "# import os; os.chdir(\"handout\")"
+
+SETUP_CELL = """\
+%matplotlib inline
+import autograd.numpy as np
+import autograd.numpy.random as npr
+
+from vae_notebook import check, show, train"""
+
+TRAIN_TEXT = r"""## Training
+
+`train()` trains the model as `python vae.py` does (30 epochs of the 60,000 images: a few
+minutes), with your functions, and returns the trained networks. It saves a checkpoint in
+`results/notebook/` after every epoch: stop the kernel to stop training, and run the cell
+again to continue. For a first try, `train(epochs=2, num_train=5000)`."""
+
+FINAL_TEXT = r"""## Your points
+
+Every task, as the grading counts them:"""
+
+
+def _function_sources(text):
+    """{name: source} of a module's top-level functions, as written."""
+    import ast
+    lines = text.splitlines(keepends=True)
+    return {node.name: "".join(lines[node.lineno - 1:node.end_lineno]).rstrip("\n")
+            for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
+
+
+def notebook(texts, parts):
+    """vae.ipynb as a notebook object: the handout's given code, then, in the practical's order,
+    each task's Markdown, stub (the handout's own) and check cells, training, Task 3's figures,
+    and a last check of everything. Tags say what each cell is (the grading leaves out "check",
+    "train", "show" and "colab" cells); the metadata says it is this project's handout."""
+    import nbformat.v4 as v4
+    functions = dict(_function_sources(texts["vae.py"]), **_function_sources(texts["adam.py"]))
+    cells = []
+
+    def add(kind, source, tag=None):
+        cell = v4.new_markdown_cell(source) if kind == "markdown" else v4.new_code_cell(source)
+        cell["id"] = "cell-%02d" % (len(cells) + 1)   # fixed ids: the same handout every time
+        if tag:
+            cell.metadata["tags"] = [tag]
+        cells.append(cell)
+    add("markdown", NOTEBOOK_INTRO)
+    add("markdown", COLAB_TEXT)
+    add("code", COLAB_CELL, "colab")
+    add("code", SETUP_CELL, "setup")
+    add("markdown", "## The model\n\nThe given code, as in `vae.py`: nothing to write here.")
+    add("code", "\n\n\n".join(functions[name] for name in GIVEN_FUNCTIONS), "given")
+    add("markdown", "## Task 1: the lower bound")
+    for part in sorted(parts.values(), key=lambda p: [int(n) for n in p["part"].split(".")]):
+        name = part["function"]
+        if name == "generate_from_prior":
+            add("markdown", TRAIN_TEXT)
+            add("code", "gen_params, rec_params = train(epochs=30)\n"
+                        "import data\n"
+                        "test_images = data.binarised_test_images(data.load_mnist()[3])", "train")
+        add("markdown", TASK_TEXT[name])
+        add("code", functions[name], "task")
+        add("code", 'check("%s")' % name, "check")
+        if name in SHOW:
+            add("code", "if gen_params is not None:\n    " + SHOW[name].replace("\n", "\n    "), "show")
+        if name in ("vae_lower_bound", "adam_step"):
+            add("code", 'check("task%s")' % part["task"], "check")
+    add("markdown", FINAL_TEXT)
+    add("code", "check()", "check")
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata.update({"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                        "language_info": {"name": "python"}, "vae_practical": {"edition": "handout"}})
+    return nb
 
 
 def main(argv=None):

@@ -92,3 +92,14 @@ def test_a_grading_that_cannot_finish_still_leaves_a_zero_results_json(autograde
     _, result, _ = run(autograder, tmp_path, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"},
                        break_it=break_it)
     assert result["score"] == 0 and "by hand" in result["output"]
+
+
+def test_a_notebook_handed_in_is_graded(autograder, tmp_path):
+    """vae.ipynb alone (the handout's notebook, the reference in its task cells): 100."""
+    import nbformat
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_notebook import solved
+    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    nbformat.write(solved(handout / "vae.ipynb"), str(tmp_path / "vae.ipynb"))
+    _, result, _ = run(autograder, tmp_path, {"vae.ipynb": tmp_path / "vae.ipynb"})
+    assert result["score"] == 100 and result["extra_data"]["complete"] is True, result.get("output")

@@ -23,7 +23,7 @@ TASKS = {"vae.py": ("sample_latent_variables_from_posterior", "bernoulli_log_pro
          "adam.py": ("adam_init", "adam_step")}
 
 
-def _definitions(text):
+def definitions(text):
     """{name: (first line, last line)} of the module's top-level functions (1-based, decorators in)."""
     out = {}
     for node in ast.parse(text).body:
@@ -31,6 +31,12 @@ def _definitions(text):
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             out[node.name] = (first, node.end_lineno)
     return out
+
+
+def function_sources(text):
+    """{name: source} of the module's top-level functions, as written."""
+    lines = text.splitlines(keepends=True)
+    return {name: "".join(lines[first - 1:last]).rstrip("\n") for name, (first, last) in definitions(text).items()}
 
 
 def _source(function):
@@ -71,12 +77,12 @@ def write_submission(namespace, handout, folder):
     for filename, names in TASKS.items():
         text = (Path(handout) / filename).read_text()
         base_names = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)} | \
-            set(_definitions(text)) | {a.asname or a.name.split(".")[0] for n in ast.parse(text).body
+            set(definitions(text)) | {a.asname or a.name.split(".")[0] for n in ast.parse(text).body
                                        if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         mine = {name: namespace[name] for name in names if isinstance(namespace.get(name), types.FunctionType)
                 and namespace[name].__module__ == "__main__" and _source(namespace[name])}
         lines = text.splitlines(keepends=True)
-        for name, (first, last) in sorted(_definitions(text).items(), key=lambda item: -item[1][0]):
+        for name, (first, last) in sorted(definitions(text).items(), key=lambda item: -item[1][0]):
             if name in mine:
                 lines[first - 1:last] = [_source(mine[name])]
         extra = _support(mine.values(), namespace, base_names)

@@ -30,8 +30,8 @@ def handout(tmp_path_factory):
 def solved(notebook):
     """The handout notebook with the reference's functions in its task cells."""
     nb = nbformat.read(str(notebook), as_version=4)
-    functions = dict(make_handout._function_sources((ROOT / "vae.py").read_text()),
-                     **make_handout._function_sources((ROOT / "adam.py").read_text()))
+    functions = dict(make_handout.function_sources((ROOT / "vae.py").read_text()),
+                     **make_handout.function_sources((ROOT / "adam.py").read_text()))
     for cell in nb.cells:
         if "task" in cell.metadata.get("tags", []):
             cell.source = functions[cell.source.split("def ", 1)[1].split("(", 1)[0]]
@@ -60,8 +60,8 @@ def test_the_handout_notebook_is_built_from_the_same_stubs(handout):
     """One source: each task cell is the handout vae.py's or adam.py's stub, word for word."""
     nb = nbformat.read(str(handout / "vae.ipynb"), as_version=4)
     nbformat.validate(nb)
-    stubs = dict(make_handout._function_sources((handout / "vae.py").read_text()),
-                 **make_handout._function_sources((handout / "adam.py").read_text()))
+    stubs = dict(make_handout.function_sources((handout / "vae.py").read_text()),
+                 **make_handout.function_sources((handout / "adam.py").read_text()))
     tasks = [c.source for c in nb.cells if "task" in c.metadata.get("tags", [])]
     assert len(tasks) == 9 and all(source in stubs.values() for source in tasks)
     checks = [c.source for c in nb.cells if "check" in c.metadata.get("tags", [])]

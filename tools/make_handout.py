@@ -27,6 +27,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from grading.selfcheck import function_sources  # noqa: E402
+
 SOLUTION_FILES = ("adam.py", "vae.py")
 COPIED_FILES = ("requirements.txt", "vae_notebook.py")   # and the modules vae.py and adam.py import
 COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
@@ -539,21 +542,13 @@ FINAL_TEXT = r"""## Your points
 Every task, as the grading counts them:"""
 
 
-def _function_sources(text):
-    """{name: source} of a module's top-level functions, as written."""
-    import ast
-    lines = text.splitlines(keepends=True)
-    return {node.name: "".join(lines[node.lineno - 1:node.end_lineno]).rstrip("\n")
-            for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)}
-
-
 def notebook(texts, parts):
     """vae.ipynb as a notebook object: the handout's given code, then, in the practical's order,
     each task's Markdown, stub (the handout's own) and check cells, training, Task 3's figures,
     and a last check of everything. Tags say what each cell is (the grading leaves out "check",
     "train", "show" and "colab" cells); the metadata says it is this project's handout."""
     import nbformat.v4 as v4
-    functions = dict(_function_sources(texts["vae.py"]), **_function_sources(texts["adam.py"]))
+    functions = dict(function_sources(texts["vae.py"]), **function_sources(texts["adam.py"]))
     cells = []
 
     def add(kind, source, tag=None):

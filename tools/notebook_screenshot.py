@@ -31,8 +31,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="notebook-shot-") as tmp:
         handout = make_handout.write_handout(Path(tmp) / "handout")
         nb = nbformat.read(str(handout / "vae.ipynb"), as_version=4)
-        functions = dict(make_handout._function_sources((ROOT / "vae.py").read_text()),
-                         **make_handout._function_sources((ROOT / "adam.py").read_text()))
+        functions = dict(make_handout.function_sources((ROOT / "vae.py").read_text()),
+                         **make_handout.function_sources((ROOT / "adam.py").read_text()))
         for cell in nb.cells:
             tags = cell.metadata.get("tags", [])
             if "task" in tags:

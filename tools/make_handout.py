@@ -61,11 +61,11 @@ TODO: log p(x|z) of eq. (3): for each image, the sum over its D pixels of
 where x = targets (0 or 1) and f = logits (the decoder's output BEFORE the sigmoid,
 eq. 4). Sum over pixels, do not average.
 - Numerically stable: log(sigmoid(f)) written literally is -inf once f is very
-  negative (try f = -1000). Use log sigmoid(f) = -log(1 + exp(-f)) and
-  log(1 - sigmoid(f)) = -log(1 + exp(f)), computed without overflow, e.g. as
-  log(1 + exp(a)) = max(a, 0) + log(1 + exp(-|a|)) with np.log1p and np.exp.
-  np.logaddexp(0, a) is exact too, but numpy computes it one number at a time:
-  training with it takes about twice as long.
+  negative (try f = -1000). Write both logarithms in terms of f itself, in a form
+  where no exp can overflow and no log is taken of 0 (split off the part that
+  grows with |f|); np.log1p, np.exp and np.maximum are fast. np.logaddexp is
+  exact too, but numpy computes it one number at a time: training with it takes
+  about twice as long.
 Return a vector of shape (batch,).""",
     "compute_KL": """\
 TODO: KL(q(z|x) || p(z)) in closed form, eq. (12), for each row:

@@ -239,7 +239,7 @@ def make_cases(seed=DEFAULT_SEED):
         "reconstruct(gen_params, rec_params, images)", "reconstruct", "call",
         [[["@identity_W", "@identity_b"]], [["@encoder_W", "@encoder_b"]], "@images"],
         "%d images whose q(z|x) has means %s and standard deviations %s, and a decoder whose first %d "
-        "pixels are sigmoid(z)" % (n, list(reconstruct_mu), list(reconstruct_sigma), latent),
+        "pixels are sigmoid(z)" % (n, reconstruct_mu.tolist(), reconstruct_sigma.tolist(), latent),
         standins=("sample_latent_variables_from_posterior",), rng_seed=int(rng.integers(1, 2 ** 31)),
         identity_W=identity, identity_b=np.zeros(D), encoder_W=np.zeros((D, 2 * latent)),
         encoder_b=np.concatenate([reconstruct_mu, np.log(reconstruct_sigma)]), images=np.zeros((n, D), np.uint8))
@@ -398,7 +398,9 @@ def write(out_dir, seed=DEFAULT_SEED, with_mistakes=True, root=ROOT):
     cases = in_memory(raw, nets)
     mistakes = run_mutants(cases, expected, root) if with_mistakes else {n: {} for n in cases}
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)   # private cases: for the grader's eyes only
+    if seed != DEFAULT_SEED:
+        out.chmod(0o700)
     for old in out.glob("*.npz"):
         old.unlink()
     np.savez_compressed(out / "nets.npz", **nets_arrays(nets))

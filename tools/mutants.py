@@ -180,8 +180,8 @@ MUTANTS = [
     Mutant("bernoulli_literal_eq3", "bernoulli_log_prob",
            "p = sigmoid(logits)\n"
            "return np.sum(targets * np.log(p) + (1 - targets) * np.log(1 - p), axis=1)",
-           "log(sigmoid(f)) written literally underflows to log(0) = -inf for large |f|: use "
-           "log sigmoid(f) = -log(1 + exp(-f)) in a stable form such as -np.logaddexp(0, -f)",
+           "log(sigmoid(f)) written literally underflows to log(0) = -inf for large |f|: compute "
+           "log sigmoid(f) from f itself, in a form where no exp can overflow (see the TODO)",
            expect="written literally underflow", points={"1.2": 8}),
     Mutant("bernoulli_probabilities_as_logits", "bernoulli_log_prob",
            "return np.sum(targets * np.log(logits) + (1 - targets) * np.log(1 - logits), axis=1)",

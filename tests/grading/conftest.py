@@ -189,7 +189,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     terminalreporter.section("grading: %s" % grading.submission_dir)
     for line in grading.summary_lines():
-        terminalreporter.write_line(line, red=line.startswith("WARNING"))
+        terminalreporter.write_line(line, red=line.startswith(("WARNING", "NOT GRADED")))
+    other = len(terminalreporter.stats.get("deselected", []))
+    if other and not grading.partial:
+        terminalreporter.write_line("(%d deselected: the tests of the other layout; each part is graded either by its "
+                                    "functions or by watching the script run, not both)" % other)
     if grading.json_path:
         terminalreporter.write_line("results written to %s" % grading.json_path)
 
@@ -217,6 +221,12 @@ def sub(request):
                                         memory=grading.memory, hide=hide)
     if grading.found:
         grading.sub.note(grading.found)
+    tasks = [p["function"] for p in grading.table["parts"] if p["file"] == "vae.py"]
+    defined = layout._functions(layout._tree(Path(grading.submission_dir) / "vae.py"))
+    if layout._tree(Path(grading.submission_dir) / "vae.py") is not None and not defined & set(tasks) and \
+            not any(f == "observed" for f in grading.formats.values()):
+        grading.sub.note("vae.py defines none of the practical's functions (%s): is it the file you meant to hand "
+                         "in?" % ", ".join(tasks[:4] + ["..."]))
     if grading.formats.get("2.2") == "observed":
         grading.sub.optional.add("adam")
     grading.problems_source = lambda: grading.sub.problems

@@ -612,7 +612,7 @@ def parse_args(argv=None):
                     "latent space, metrics, a report and a checkpoint to --out-dir.",
         epilog="examples:\n"
                "  python vae.py --epochs 2 --num-train 5000 --out-dir results/quick\n"
-               "                                              a quick check (a minute at most)\n"
+               "                                              a quick check (about a minute)\n"
                "  python vae.py --latent-dim 2                adds latent_manifold.png\n"
                "  python vae.py --epochs 0 --load results/params.npz\n"
                "                                              figures and metrics of a saved model",

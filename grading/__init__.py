@@ -12,6 +12,7 @@
     judge.py          comparing results with the expected ones, and the messages to the student
     results.py        the points table (points.json), the summary and Gradescope's results.json
     selfcheck.py      a notebook's check(): its functions written into a submission and graded
+    external.py       one attempt on PrairieLearn: private cases, the grading, its results.json
     pytest_plugin.py  the grading's command-line options, loaded before pytest looks at paths
 
 The pytest files in tests/grading are front-ends to these; tools/ holds the commands

@@ -13,10 +13,12 @@
     results.py        the points table (points.json), the summary and Gradescope's results.json
     selfcheck.py      a notebook's check(): its functions written into a submission and graded
     external.py       one attempt on PrairieLearn: private cases, the grading, its results.json
+    class_report.py   a graded class as one static page: scores, common failures, what needs a human look
     pytest_plugin.py  the grading's command-line options, loaded before pytest looks at paths
 
 The pytest files in tests/grading are front-ends to these; tools/ holds the commands
-(make_reference.py, grade_all.py, make_autograder.py, make_handout.py).
+(teacher.py, and the scripts it runs: make_reference.py, grade_all.py, make_autograder.py,
+make_prairielearn.py, make_handout.py).
 """
 
 

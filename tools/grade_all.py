@@ -113,7 +113,7 @@ class _Run:
     def __init__(self, submission, json_path, log_path, timeout, reference_dir, python, fork, hide,
                  allow_unisolated=False):
         self.json_path, self.log_path = Path(json_path), Path(log_path)
-        self.start = time.time()
+        self.start, self.memory = time.time(), None
         args = grading_command(submission, json_path, timeout, reference_dir, python, hide, allow_unisolated)
         if fork:
             self.proc = None
@@ -147,12 +147,14 @@ class _Run:
             self.pid = self.proc.pid
 
     def poll(self):
-        """The exit code once finished, else None."""
+        """The exit code once finished, else None (and then the run's peak memory, in MB, in
+        self.memory: the grading process's or its worker's, the larger)."""
         if self.proc is not None:
             return self.proc.poll()
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
         if pid == 0:
             return None
+        self.memory = usage.ru_maxrss / 1024
         return os.waitstatus_to_exitcode(status)
 
     def kill(self):
@@ -206,9 +208,10 @@ def preload():
 
 def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=None, reference_dir=None,
                   python=sys.executable, fork=None, hide=(), done=lambda item, results, problem, seconds: None,
-                  allow_unisolated=False):
+                  allow_unisolated=False, usage=None):
     """Grade [(id, staged folder or None, reason not to grade or None)], at most `jobs` at once;
-    returns {id: (results or None, problem or None)}. Never raises for a submission's sake."""
+    returns {id: (results or None, problem or None)}; usage, if a dict, gets {id: (seconds, MB or
+    None)}. Never raises for a submission's sake."""
     fork = can_fork() and python == sys.executable if fork is None else fork
     run_timeout = run_timeout or 120 + 40 * timeout
     json_dir = Path(json_dir)
@@ -241,6 +244,8 @@ def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=N
             if code is not None:
                 del running[ident]
                 outcome[ident] = run.result(code, run_timeout)
+                if usage is not None:
+                    usage[ident] = (round(time.time() - run.start, 1), run.memory and round(run.memory))
                 done(item, *outcome[ident], time.time() - run.start)
     return outcome
 
@@ -349,7 +354,7 @@ def isolation_or_refuse(allow_unisolated, log):
 
 
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
-              python=sys.executable, fork=None, log=print, allow_unisolated=False):
+              python=sys.executable, fork=None, log=print, allow_unisolated=False, report=None):
     """reference_dir: the cases to grade with; None makes private ones (private_cases). Every path is
     taken relative to the current folder (the grading runs themselves work in the grader's)."""
     isolation = isolation_or_refuse(allow_unisolated, log)
@@ -373,6 +378,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     partial = open(out, "w", newline="")   # rows as they come: a batch cut short keeps them
     partial.write(csv_text([], table))
     partial.flush()
+    usage = {}
     try:
         items = []
         for index, folder in enumerate(folders, 1):
@@ -390,7 +396,17 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
                                                "  " + line["problems"][:100] if line["problems"] else ""))
 
         grade_folders(items, json_dir, jobs, timeout, reference_dir=reference_dir, python=python, fork=fork,
-                      hide=[Path(directory).absolute(), staging], done=done, allow_unisolated=allow_unisolated)
+                      hide=[Path(directory).absolute(), staging], done=done, allow_unisolated=allow_unisolated,
+                      usage=usage)
+        # What the class report reads beside the results: who is who, how long each took, the code.
+        from grading import class_report
+        class_report.write_manifest(json_dir, isolation, [
+            {"id": ident, "name": names[ident], "staged": str(folder), "seconds": usage.get(ident, (None, None))[0],
+             "memory_mb": usage.get(ident, (None, None))[1], "problem": rows[ident]["problems"],
+             "code": class_report.task_code(folder) if folder.is_dir() else {}}
+            for ident, folder, _ in items if ident in rows])
+        if report:
+            log("class report: %s" % class_report.write_report(json_dir, report))
     finally:
         partial.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -413,6 +429,9 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
     parser.add_argument("--timeout", type=float, default=gs.JOB_TIMEOUT,
                         help="seconds allowed to one call of a submission's functions (default %(default)s)")
+    parser.add_argument("--report", metavar="DIR", help="write the class report, DIR/index.html (the score "
+                                                      "distributions, the common mistakes, what needs a human look, "
+                                                      "near-identical code, time and memory)")
     parser.add_argument("--reference-dir", help="the reference cases to grade with (default: private ones, made "
                                                 "with a secret seed for this batch; tools/make_reference.py --seed N "
                                                 "--out DIR makes a set to reuse)")
@@ -439,7 +458,8 @@ def main(argv=None):
         parser.error("--jobs must be at least 1")
     try:
         rows = grade_all(args.submissions, args.out, args.jobs, args.timeout, args.json_dir, args.reference_dir,
-                         fork=False if args.no_fork else None, allow_unisolated=args.allow_unisolated)
+                         fork=False if args.no_fork else None, allow_unisolated=args.allow_unisolated,
+                         report=args.report)
     except Refused as e:
         print(e, file=sys.stderr)
         return 2

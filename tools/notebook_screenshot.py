@@ -8,7 +8,6 @@ to HTML with nbconvert and photographs that with headless Chromium (--chromium P
 docs/notebook/check_cells.png. Needs nbconvert and Chromium, which grading never does.
 """
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import make_handout  # noqa: E402
+from screenshot import screenshot  # noqa: E402
 
 OUT = ROOT / "docs" / "notebook" / "check_cells.png"
 
@@ -50,13 +50,7 @@ def main(argv=None):
         html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
         page = Path(tmp) / "cells.html"
         page.write_text(html)
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([args.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--user-data-dir=%s" % (Path(tmp) / "profile"),
-                        "--window-size=1100,1020", "--screenshot=%s" % out.absolute(), page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        out = screenshot(page, args.out, (1100, 1020), args.chromium)
     print("wrote %s" % out)
     return 0
 

@@ -1,0 +1,296 @@
+"""The class report: how a class did and what it got wrong, as one static page with PNG plots.
+
+    python tools/grade_all.py submissions/ --json-dir class-results/ --report class-report/
+    python -m grading.class_report class-results/ --out class-report/      # again, afterwards
+
+grade_all writes, beside each submission's results (ID.json), a manifest (class.json): who is
+who, how long each grading took and how much memory, and each submission's task functions in
+a normal form (names and formatting normalised). The report reads only those files:
+
+- the score distribution, overall and per part;
+- per part, the commonest failure messages, with their counts and the students who got each;
+- what needs a human look: not graded, "needs a human look", partial credit, no isolation;
+- pairs of submissions whose task code is near-identical after normalisation (for a person to
+  look at: never a penalty);
+- the time and memory each submission took.
+"""
+import argparse
+import ast
+import builtins
+import difflib
+import html
+import json
+import os
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from grading import results
+
+MANIFEST = "class.json"
+SIMILAR = 0.92          # difflib ratio of two submissions' normalised task code, above which they are flagged
+TRIVIAL = 120           # characters of normal form below which a function says nothing (a one-line KL)
+TASKS = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound",
+         "adam_init", "adam_step", "generate_from_prior", "reconstruct", "interpolate")
+
+
+# ---------------------------------------------------------------------------
+# Task code in a normal form
+
+class _Normal(ast.NodeTransformer):
+    """Local names become v0, v1, ... in order of first appearance; docstrings go."""
+
+    def __init__(self):
+        self.names = {}
+
+    def _name(self, name):
+        if hasattr(builtins, name) or name in ("np", "npr", "onp"):
+            return name
+        return self.names.setdefault(name, "v%d" % len(self.names))
+
+    def visit_arg(self, node):
+        node.arg = self._name(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_Name(self, node):
+        node.id = self._name(node.id)
+        return node
+
+    def visit_FunctionDef(self, node):
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:] or [ast.Pass()]
+        node.body = body
+        node.returns = None
+        self.generic_visit(node)
+        return node
+
+
+def normal_form(function_node):
+    """A function's code with its names and formatting normalised (ast.unparse of the normal AST)."""
+    node = _Normal().visit(function_node)
+    node.name = "f"
+    return ast.unparse(node)
+
+
+def task_code(folder):
+    """{task function: normal form} of a (staged) submission folder's vae.py and adam.py."""
+    out = {}
+    for name in ("vae.py", "adam.py"):
+        try:
+            tree = ast.parse((Path(folder) / name).read_text(errors="replace"))
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in TASKS and node.name not in out:
+                name = node.name
+                out[name] = normal_form(node)
+    return out
+
+
+def write_manifest(json_dir, isolation, submissions):
+    results.write_json_atomically(Path(json_dir) / MANIFEST, {"isolation": isolation, "submissions": submissions})
+
+
+# ---------------------------------------------------------------------------
+# The report
+
+def _load(json_dir):
+    json_dir = Path(json_dir)
+    manifest = json.loads((json_dir / MANIFEST).read_text())
+    rows = []
+    for entry in manifest["submissions"]:
+        path = json_dir / (entry["id"] + ".json")
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            result = None
+        if result is not None and not (result.get("extra_data") or {}).get("complete"):
+            result = None
+        rows.append(dict(entry, result=result))
+    return manifest, rows
+
+
+def _first_line(text):
+    """A failure message's gist: its first line, without the values that differ between students."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else "(no message)"
+    line = re.sub(r"-?\d+\.\d{2,}(e[-+]?\d+)?|\b\d{3,}\b", "#", line)
+    return results.shorten(line, 160)
+
+
+def similar_pairs(rows):
+    """[(ratio, name a, name b, [functions alike])] of submissions whose task code is near-identical
+    after normalisation, most alike first (the handout's stubs and one-line functions say nothing)."""
+    codes = []
+    for row in rows:
+        code = {k: v for k, v in (row.get("code") or {}).items()
+                if "NotImplementedError" not in v and len(v) >= TRIVIAL}
+        if code:
+            codes.append((row["name"], code))
+    out = []
+    for i in range(len(codes)):
+        for j in range(i + 1, len(codes)):
+            (a, ca), (b, cb) = codes[i], codes[j]
+            common = sorted(set(ca) & set(cb))
+            if len(common) < 2:
+                continue
+            ratio = difflib.SequenceMatcher(None, "\n".join(ca[k] for k in common),
+                                            "\n".join(cb[k] for k in common), autojunk=False).ratio()
+            if ratio >= SIMILAR:
+                alike = [k for k in common if ca[k] == cb[k]]
+                out.append((ratio, a, b, alike))
+    return sorted(out, reverse=True)
+
+
+def _plots(rows, table, out_dir):
+    """scores.png (the totals) and parts.png (each part's points), from the graded submissions."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    graded = [r["result"] for r in rows if r["result"] is not None]
+    totals = [r["score"] for r in graded]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(totals, bins=range(0, 105, 5), color="#4878a8", edgecolor="white")
+    ax.set_xlabel("total (of %g)" % table["total"])
+    ax.set_ylabel("submissions")
+    ax.set_title("%d submissions graded" % len(totals))
+    fig.tight_layout()
+    fig.savefig(Path(out_dir) / "scores.png", dpi=100)
+    plt.close(fig)
+    parts = table["parts"]
+    fig, axes = plt.subplots(1, len(parts), figsize=(1.3 * len(parts), 3), sharey=True)
+    for ax, part in zip(axes, parts):
+        scores = [r["extra_data"]["parts"].get(part["part"], {}).get("score", 0) for r in graded]
+        full = sum(s >= part["points"] for s in scores)
+        none = sum(s <= 0 for s in scores)
+        ax.bar(["0", "part", "full"], [none, len(scores) - full - none, full], color=["#c44e52", "#dd8452", "#55a868"])
+        ax.set_title("%s\n(%g)" % (part["part"], part["points"]), fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("submissions")
+    fig.suptitle("each part: none, some or all of its points", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(Path(out_dir) / "parts.png", dpi=100)
+    plt.close(fig)
+
+
+def write_report(json_dir, out_dir):
+    """out_dir/index.html (and its PNGs) from grade_all's JSON folder; returns the page's path."""
+    manifest, rows = _load(json_dir)
+    table = results.load_points()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _plots(rows, table, out_dir)
+    e = html.escape
+    graded = [r for r in rows if r["result"] is not None]
+
+    failures = defaultdict(lambda: defaultdict(list))   # part -> message -> students (a student's first, once)
+    for row in graded:
+        seen = set()
+        for test in row["result"]["tests"]:
+            if test["number"] in seen or test["number"] == "check" or test["score"] >= test["max_score"]:
+                continue
+            seen.add(test["number"])
+            failures[test["number"]][_first_line(test["output"])].append(row["name"])
+    part_rows = []
+    for part in table["parts"]:
+        scores = [r["result"]["extra_data"]["parts"].get(part["part"], {}).get("score", 0) for r in graded]
+        mean = sum(scores) / len(scores) if scores else 0
+        common = sorted(failures[part["part"]].items(), key=lambda item: -len(item[1]))[:5]
+        part_rows.append("<tr><td>%s</td><td><code>%s</code></td><td>%s / %g</td><td>%d of %d</td><td><ul>%s</ul></td></tr>"
+                         % (part["part"], part["function"], results.num(mean), part["points"],
+                            sum(s >= part["points"] for s in scores), len(scores),
+                            "".join("<li>%d &times; %s<br><small>%s</small></li>" % (len(who), e(message),
+                                                                                     e(", ".join(sorted(who)[:12])))
+                                    for message, who in common)))
+
+    human = []
+    for row in rows:
+        reasons = []
+        result = row["result"]
+        if result is None:
+            reasons.append(row.get("problem") or "not graded")
+        else:
+            extra = result["extra_data"]
+            if extra.get("isolation") in (None, "none"):
+                reasons.append("graded without isolation")
+            for test in result["tests"]:
+                if "needs a human look" in test["output"]:
+                    reasons.append("Task %s: %s" % (test["number"], _first_line(test["output"].split(
+                        "needs a human look:", 1)[1])))
+                elif 0 < test["score"] < test["max_score"]:
+                    reasons.append("Task %s: partial credit (%s of %s)" % (test["number"], results.num(test["score"]),
+                                                                         results.num(test["max_score"])))
+            reasons += [p for p in extra.get("problems", []) if "timed out" in p or "did not return" in p
+                        or "killed" in p]
+        if reasons:
+            human.append("<tr><td>%s</td><td><ul>%s</ul></td></tr>" % (e(row["name"]), "".join(
+                "<li>%s</li>" % e(r.splitlines()[0][:300]) for r in dict.fromkeys(reasons))))
+
+    pairs = similar_pairs(rows)
+    pair_rows = ["<tr><td>%s</td><td>%s</td><td>%.0f%%</td><td>%s</td></tr>"
+                 % (e(a), e(b), 100 * ratio, e(", ".join(alike) or "(alike, none identical)"))
+                 for ratio, a, b, alike in pairs]
+    usage_rows = ["<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+                  % (e(r["name"]), results.num(r["result"]["score"]) if r["result"] else "not graded",
+                     "%.1f s" % r["seconds"] if r.get("seconds") is not None else "",
+                     "%d MB" % r["memory_mb"] if r.get("memory_mb") else "") for r in rows]
+    totals = [r["result"]["score"] for r in graded]
+    page = PAGE.format(
+        count=len(rows), graded=len(graded), isolation=e(str(manifest.get("isolation"))),
+        mean=results.num(sum(totals) / len(totals)) if totals else "-", total=results.num(table["total"]),
+        parts="".join(part_rows), human="".join(human) or "<tr><td colspan=2>none</td></tr>",
+        pairs="".join(pair_rows) or "<tr><td colspan=4>none</td></tr>", usage="".join(usage_rows))
+    path = out_dir / "index.html"
+    tmp = out_dir / ".index.html.tmp"
+    tmp.write_text(page)
+    os.replace(tmp, path)
+    return path
+
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Class report: Auto-encoding Variational Bayes</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 0.3em 0.8em; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; }} ul {{ margin: 0; padding-left: 1.2em; }} small {{ color: #666; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Class report: Auto-encoding Variational Bayes</h1>
+<p>{count} submissions, {graded} graded (isolation: {isolation}); mean total {mean} of {total}.</p>
+<h2>Scores</h2>
+<p><img src="scores.png" alt="the distribution of the totals"><br>
+<img src="parts.png" alt="each part: none, some or all of its points"></p>
+<h2>Each part: points and the commonest failures</h2>
+<table><tr><th>part</th><th>function</th><th>mean</th><th>full marks</th><th>commonest failures (students)</th></tr>
+{parts}</table>
+<h2>Needs a human look</h2>
+<table><tr><th>submission</th><th>why</th></tr>{human}</table>
+<h2>Near-identical task code</h2>
+<p>Pairs whose task functions are alike after names and formatting are normalised (the handout's
+stubs and one-line functions left out). For a person to look at: never a penalty.</p>
+<table><tr><th>submission</th><th>submission</th><th>alike</th><th>identical functions</th></tr>{pairs}</table>
+<h2>Time and memory</h2>
+<table><tr><th>submission</th><th>total</th><th>grading time</th><th>peak memory</th></tr>{usage}</table>
+</body></html>
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m grading.class_report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("json_dir", metavar="JSON_DIR", help="grade_all's --json-dir")
+    parser.add_argument("--out", default="class-report", help="the report's folder (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if not (Path(args.json_dir) / MANIFEST).exists():
+        print("class_report: error: %s has no %s: grade the class with grade_all.py --json-dir %s"
+              % (args.json_dir, MANIFEST, args.json_dir), file=sys.stderr)
+        return 1
+    print("wrote %s" % write_report(args.json_dir, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

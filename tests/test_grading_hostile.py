@@ -927,13 +927,15 @@ def test_class_batch_refuses_links_and_special_files(batch):
 
 
 def test_class_batch_changes_no_file(batch):
-    """The grader's files, the class folder, the results (only ID.json and ID.log, written by the
-    grader), no file with the attacks' marker anywhere, no pickle payload run, no connection."""
+    """The grader's files, the class folder, the results (only ID.json and ID.log, and the class's
+    manifest, written by the grader), no file with the attacks' marker anywhere, no pickle payload
+    run, no connection."""
     assert batch.damage == [], "the attacks changed these (now undone)"
     assert changed(batch.repo_before, batch.repo_after) == [], UNEXPLAINED
     assert changed(batch.class_before, batch.class_after) == []
     graded = {row["id"] for row in batch.rows if row["submission"] in batch.results}
-    assert sorted(os.listdir(batch.json_dir)) == sorted([i + ".json" for i in graded] + [i + ".log" for i in graded])
+    assert sorted(os.listdir(batch.json_dir)) == sorted([i + ".json" for i in graded] + [i + ".log" for i in graded]
+                                                        + ["class.json"])
     for result in batch.results.values():
         assert "forged" not in result["extra_data"] and result["extra_data"]["complete"] is True
         assert abs(sum(t["score"] for t in result["tests"]) - result["score"]) < 1e-6

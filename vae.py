@@ -30,6 +30,7 @@ from autograd import value_and_grad
 
 import data
 import float32_gradients  # noqa: F401  (np.mean's, np.maximum's, np.abs's gradients in float32)
+import fast_numpy  # noqa: F401  (np.logaddexp, and the gradient of x[i], made fast)
 import plotting
 import report
 from adam import adam_init, adam_step

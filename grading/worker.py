@@ -773,6 +773,12 @@ class Worker:
         support = config["support_modules"]
         sys.meta_path.insert(0, SupportFinder(config["support"], support))
         data = plotting = None
+        for name in ("float32_gradients", "fast_numpy"):   # training at vae.py's pace, whatever the layout
+            if name in support:
+                try:
+                    __import__(name)
+                except Exception:
+                    pass
         if "data" in support:
             try:
                 import data

@@ -43,28 +43,32 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def read_idx(path, expected_magic, expected_shape):
-    """Parse a gzipped IDX file into a uint8 array of `expected_shape`.
+def read_idx(path, expected_magic, expected_shape, count=None):
+    """Parse a gzipped IDX file into a uint8 array of `expected_shape`, or of its first
+    `count` items only (the rest is never decompressed).
 
     IDX: big-endian int32 magic (2049 labels, 2051 images), one int32 per
     dimension, then the raw uint8 values, row-major.
     """
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
     ndim = len(expected_shape)
+    item = int(np.prod(expected_shape[1:]))
+    with gzip.open(path, "rb") as f:
+        raw = f.read() if count is None else f.read(4 * (1 + ndim) + count * item)
     magic, *dims = struct.unpack(">%dI" % (1 + ndim), raw[:4 * (1 + ndim)])
     if magic != expected_magic or tuple(dims) != tuple(expected_shape):
         raise DataError("%s: header says magic %d, shape %s; expected magic %d, shape %s"
                         % (path, magic, tuple(dims), expected_magic, tuple(expected_shape)))
+    shape = tuple(expected_shape) if count is None else (min(count, expected_shape[0]),) + tuple(expected_shape[1:])
     values = np.frombuffer(raw, np.uint8, offset=4 * (1 + ndim))
-    if values.size != np.prod(expected_shape):
+    if values.size != np.prod(shape):
         raise DataError("%s: %d values after the header, expected %d"
-                        % (path, values.size, np.prod(expected_shape)))
-    return values.reshape(expected_shape)
+                        % (path, values.size, np.prod(shape)))
+    return values.reshape(shape)
 
 
-def load_raw(name, data_dir=DEFAULT_DATA_DIR):
-    """The uint8 array stored in one of the four MNIST files, checksum verified."""
+def load_raw(name, data_dir=DEFAULT_DATA_DIR, count=None):
+    """The uint8 array stored in one of the four MNIST files (its first count items if given),
+    the whole file's checksum verified."""
     checksum, magic, shape = MNIST_FILES[name]
     path = os.path.join(data_dir, name)
     if not os.path.isfile(path):
@@ -75,26 +79,27 @@ def load_raw(name, data_dir=DEFAULT_DATA_DIR):
         raise DataError("MNIST file %s is corrupt or truncated: SHA-256 %s..., expected %s...; "
                         "restore it from the repository (git checkout -- mnist/)"
                         % (path, found[:12], checksum[:12]))
-    return read_idx(path, magic, shape)
+    return read_idx(path, magic, shape, count)
 
 
-def load_mnist(data_dir=DEFAULT_DATA_DIR, dtype=np.float32):
+def load_mnist(data_dir=DEFAULT_DATA_DIR, dtype=np.float32, count=None):
     """MNIST as autograd's examples return it.
 
     Returns (N, train_images, train_labels, test_images, test_labels): N = 60000,
     images of shape (n, 784) with grey levels in [0, 1], labels one-hot (n, 10).
+    count: only the first count images of each set (N = count), read in milliseconds.
     """
     if not os.path.isdir(data_dir):
         raise DataError("data directory %s does not exist; the MNIST files ship in the "
                         "repository's mnist/ folder" % data_dir)
 
     def images(name):
-        pixels = load_raw(name, data_dir).reshape(-1, 784).astype(dtype)
+        pixels = load_raw(name, data_dir, count).reshape(-1, 784).astype(dtype)
         pixels /= 255  # in place: the training set is 188 MB in float32
         return pixels
 
     def one_hot(name):
-        labels = load_raw(name, data_dir)
+        labels = load_raw(name, data_dir, count)
         return (labels[:, None] == np.arange(10)).astype(dtype)
 
     train_images = images("train-images-idx3-ubyte.gz")

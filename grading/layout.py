@@ -29,7 +29,8 @@ def small_mnist(root):
         sys.path.insert(0, str(root))
         try:
             spec.loader.exec_module(data)
-            _, train, train_labels, test, test_labels = data.load_mnist(str(Path(root) / "mnist"))
+            _, train, train_labels, test, test_labels = data.load_mnist(str(Path(root) / "mnist"),
+                                                                        count=max(TRAIN, TEST))
         finally:
             sys.path.pop(0)
         _small["data"] = {"train": np.asarray(train[:TRAIN], dtype=np.float64),

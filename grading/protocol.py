@@ -41,6 +41,11 @@ class ProtocolError(Exception):
 def encode(value):
     """The payload (bytes) for a tree of None, bool, int, float, str, list, tuple, dict with
     str keys and numeric numpy arrays (numpy scalars become 0-d arrays)."""
+    return b"".join(encode_parts(value))
+
+
+def encode_parts(value):
+    """The payload as a list of buffers (the header, then each array's bytes, not copied)."""
     blobs, offset = [], [0]
 
     def tree(v, depth):
@@ -64,7 +69,7 @@ def encode(value):
                 a = a.astype(a.dtype.newbyteorder("<"), copy=False)
             else:
                 raise ProtocolError("an array of %s, not numbers" % a.dtype)
-            data = np.ascontiguousarray(a).tobytes()
+            data = memoryview(np.ascontiguousarray(a)).cast("B") if a.size else b""
             node = {"array": [a.dtype.str, list(a.shape), offset[0], len(data)]}
             blobs.append(data)
             offset[0] += len(data)
@@ -72,7 +77,7 @@ def encode(value):
         raise ProtocolError("a %s cannot be sent" % type(v).__name__)
 
     header = json.dumps(tree(value, 0), allow_nan=True).encode()
-    return HEADER_LENGTH.pack(len(header)) + header + b"".join(blobs)
+    return [HEADER_LENGTH.pack(len(header)) + header] + blobs
 
 
 def decode(payload):
@@ -161,7 +166,13 @@ def write_message(fd, value, deadline=None, check=None):
     """Send value; with a deadline (or check, called at least every 0.2 s while waiting, which may
     raise to give up), fd must be non-blocking, and TimeoutError says the reader did not take the
     whole message in time."""
-    view = memoryview(frame(encode(value)))
+    parts = encode_parts(value)
+    parts[0] = FRAME.pack(MAGIC, sum(len(p) for p in parts)) + parts[0]
+    for part in parts:   # each array straight from its memory
+        _write_all(fd, memoryview(part), deadline, check)
+
+
+def _write_all(fd, view, deadline, check):
     while view:
         if deadline is not None or check is not None:
             wait = None if deadline is None else deadline - time.monotonic()
@@ -183,7 +194,8 @@ def read_exactly(fd, n, deadline, check=None):
     """n bytes from fd before deadline (time.monotonic()); EOFError if it closes first,
     TimeoutError if the deadline passes. deadline None waits for ever; check(), if given, is
     called at least every 0.2 s while waiting, and may raise to give up."""
-    chunks, got = [], 0
+    buffer, got = bytearray(n), 0
+    view = memoryview(buffer)
     while got < n:
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:
@@ -196,12 +208,11 @@ def read_exactly(fd, n, deadline, check=None):
                 if check is not None:
                     check()
                 continue
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
+        count = os.readv(fd, [view[got:]])   # straight into place: no chunks to join
+        if not count:
             raise EOFError
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += count
+    return bytes(buffer) if n <= 4096 else buffer
 
 
 def read_message(fd, deadline=None, cap=64 << 20, check=None):

@@ -10,6 +10,7 @@ grading), and the results come back as a table: each part's points and first mes
 import ast
 import inspect
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,10 @@ def grade(namespace, handout, select=None, timeout=900):
                    "--submission=%s" % folder, "--grade-json=%s" % out, "--allow-unisolated"]
         if select:
             command += ["-k", select]
-        proc = subprocess.run(command, cwd=str(handout), capture_output=True, text=True, timeout=timeout)
+        # Only the grading's own plugin: a second less per check, and no plugin the student has
+        # installed (coverage, random order, ...) changes what the check does.
+        proc = subprocess.run(command, cwd=str(handout), capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"))
         if not out.exists():
             raise RuntimeError("the self-check could not run:\n" + (proc.stdout + proc.stderr)[-2000:])
         return json.loads(out.read_text())

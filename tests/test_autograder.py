@@ -94,6 +94,7 @@ def test_a_grading_that_cannot_finish_still_leaves_a_zero_results_json(autograde
     assert result["score"] == 0 and "by hand" in result["output"]
 
 
+@pytest.mark.full   # the same copy_submission as tests/test_notebook.py's gradings
 def test_a_notebook_handed_in_is_graded(autograder, tmp_path):
     """vae.ipynb alone (the handout's notebook, the reference in its task cells): 100."""
     import nbformat

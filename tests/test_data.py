@@ -117,6 +117,20 @@ def test_read_idx_rejects_wrong_header_or_size(tmp_path, magic, dims, count):
         data.read_idx(str(tmp_path / "bad.gz"), 2051, (2, 3, 4))
 
 
+def test_the_first_items_are_read_alone(tmp_path):
+    """count reads the first items as the whole file has them; asking for more gives what there is."""
+    write_idx(tmp_path / "ok.gz", 2051, (5, 2, 3), range(30))
+    whole = data.read_idx(str(tmp_path / "ok.gz"), 2051, (5, 2, 3))
+    np.testing.assert_array_equal(data.read_idx(str(tmp_path / "ok.gz"), 2051, (5, 2, 3), count=2), whole[:2])
+    np.testing.assert_array_equal(data.read_idx(str(tmp_path / "ok.gz"), 2051, (5, 2, 3), count=9), whole)
+    n, train, train_labels, test, test_labels = data.load_mnist(MNIST_DIR, count=30)
+    assert n == 30 and train.shape == test.shape == (30, 784) and train_labels.shape == (30, 10)
+    _, all_train, _, all_test, all_labels = data.load_mnist(MNIST_DIR)
+    np.testing.assert_array_equal(train, all_train[:30])
+    np.testing.assert_array_equal(test, all_test[:30])
+    np.testing.assert_array_equal(test_labels, all_labels[:30])
+
+
 def test_shipped_checksums_match_sha256sums_file():
     """The table in data.py agrees with mnist/SHA256SUMS."""
     with open(os.path.join(MNIST_DIR, "SHA256SUMS")) as f:

@@ -22,13 +22,12 @@ import test_grading_meta as meta  # noqa: E402
 from grading import cases, given  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
-# The default run grades one fixture of each class; --full grades them all.
+# The default run grades a few of each family, within the quick suite's time (an observed run
+# takes 6-20 s): a one-epoch run, a forged optimiser, the initial networks handed in as trained,
+# and the forgeries in this project's layout (a second each). --full grades them all.
 DEFAULT = {
-    "honest/one_image_at_a_time", "honest/normalize_flag", "honest/typo_in_samples", "honest/pdb_in_training_loop",
-    "honest/one_epoch", "honest/slip_recon_images_10_to_19", "honest/many_helper_files",
-    "honest/noise_multivariate_normal",
-    "forged/constant_gradient", "forged/sign_sgd", "forged/adam_from_library", "forged/zero_decoder_same_shapes",
-    "forged/initial_networks_one_epoch", "forged/reconstructions_from_prior", "forged/nan_sampler",
+    "honest/one_epoch",
+    "forged/sign_sgd", "forged/initial_networks_one_epoch", "forged/nan_sampler",
     "forged/kl_sum_of_squares", "forged/elbo_any_function", "forged/generate_ignores_decoder",
 }
 

@@ -234,11 +234,15 @@ FIXTURES = {
 FIXTURES.update({name: (functools.partial(do_nothing, name), {p: 0 for p in FULL})
                  for name in ["handout"] + sorted(mutants.DO_NOTHING)})
 # The benchmark's correct solutions written as students write them (tools/bench.py).
-FIXTURES.update({"student_" + name: (lambda tmp, name=name: student_style.write_solution(tmp / name, name), FULL)
+# Those that compute eq. (3) unstably lose 1.2's extreme-logits test (7 of its 15 points).
+FIXTURES.update({"student_" + name: (lambda tmp, name=name: student_style.write_solution(tmp / name, name),
+                                     dict(FULL, **{"1.2": 8}) if name in student_style.UNSTABLE else FULL)
                  for name in student_style.VARIANTS})
 
 
-@pytest.mark.parametrize("name", sorted(FIXTURES))
+# By default all but the original practical, an observed run the class below grades too (under the
+# same private cases).
+@pytest.mark.parametrize("name", full_only(sorted(FIXTURES), set(FIXTURES) - {"original_practical"}))
 def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, ref, private_refs, tmp_path):
     """The reference, a correct solution written differently and the benchmark's student-style
     solutions score 100, the original
@@ -252,9 +256,10 @@ def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, re
         assert private == expected, "seed %d" % private_ref.private_seed
 
 
-# The default run keeps each format and one mistake per part; --full runs every variant.
-ORIGINAL_DEFAULT = {"original_right", "original_module_level", "original_t_from_0", "original_samples_binarised",
-                    "original_reconstructions_of_means", "original_interpolation_of_neighbours"}
+# The default run keeps none: the original practical itself (full marks) and its blank handout (0)
+# are whole submissions above, a forged optimiser is a fixture, a slip is in the class report's
+# class (tests/test_class_report.py); --full runs every variant.
+ORIGINAL_DEFAULT = set()
 
 
 @pytest.mark.parametrize("variant", full_only(mutants.ORIGINAL_VARIANTS, ORIGINAL_DEFAULT, lambda v: v.name),
@@ -505,13 +510,17 @@ def test_a_crashing_worker_costs_one_call(tmp_path):
         sub.close()
 
 
-@pytest.mark.parametrize("style", ["npr.randn(*shape)", "npr.normal(size=shape)",
-                                   "np.random.standard_normal(shape)", "onp.random.randn(*shape)",
-                                   "randn(shape[0], shape[1])", "npr.normal(0.0, 1.0, shape)",
-                                   "npr.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), size=shape[0])",
-                                   "onp.random.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), shape[0])",
-                                   "scipy.stats.norm.rvs(size=shape)", "scipy.stats.norm(0, 1).rvs(shape)",
-                                   "onp.random.mtrand._rand.standard_normal(shape)"])
+RNG_STYLES = ["npr.randn(*shape)", "npr.normal(size=shape)", "np.random.standard_normal(shape)",
+              "onp.random.randn(*shape)", "randn(shape[0], shape[1])", "npr.normal(0.0, 1.0, shape)",
+              "npr.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), size=shape[0])",
+              "onp.random.multivariate_normal(np.zeros(shape[1]), np.eye(shape[1]), shape[0])",
+              "scipy.stats.norm.rvs(size=shape)", "scipy.stats.norm(0, 1).rvs(shape)",
+              "onp.random.mtrand._rand.standard_normal(shape)"]
+
+
+# By default one of each way in: autograd's numpy, numpy's generator itself, scipy.
+@pytest.mark.parametrize("style", full_only(RNG_STYLES, {"npr.randn(*shape)", "onp.random.mtrand._rand.standard_normal(shape)",
+                                                         "scipy.stats.norm(0, 1).rvs(shape)"}))
 def test_every_style_of_global_rng_gets_the_stored_noise(tmp_path, style):
     """Any Gaussian entry point of numpy's global generator, however reached, draws the stored noise."""
     folder = submission(tmp_path, vae="""

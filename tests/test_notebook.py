@@ -86,6 +86,7 @@ def test_the_reference_in_the_notebook_gets_full_marks_in_a_kernel(handout, tmp_
     assert (handout / "results" / "notebook" / "params.npz").exists()
 
 
+@pytest.mark.full
 def test_the_stubs_report_zero_and_the_notebook_runs_to_its_end(handout, tmp_path):
     """Every check cell 0, with the task's message; no cell raises (the training cell says what is missing)."""
     nb = execute(nbformat.read(str(handout / "vae.ipynb"), as_version=4), handout)
@@ -137,12 +138,14 @@ def cells_of_script(path, magics=()):
     return nbformat.v4.new_notebook(cells=cells)
 
 
+@pytest.mark.full   # the magics' notebook below is this one with more cells
 def test_an_original_layout_notebook_is_graded_as_its_script_is(tmp_path):
     """The original practical's vae.py split into cells: watched as the script is, to the same parts."""
     result, _ = grade(write(cells_of_script(ORIGINAL), tmp_path / "original"))
     assert result["score"] == 100 and result["extra_data"]["format"] == "original", result["output"]
 
 
+@pytest.mark.full   # the hostile notebook below has these cells too
 def test_magics_and_shell_escapes_are_never_run(tmp_path):
     """%matplotlib, !commands, %%bash, help (np.mean?) and display(): kept as comments or made
     harmless, never run (the shell escape's file is never made), and the notebook still 100."""
@@ -150,7 +153,7 @@ def test_magics_and_shell_escapes_are_never_run(tmp_path):
     magics = ["%matplotlib inline\n!touch " + str(marker) + "\nimport numpy\nnumpy.mean?",
               "%%bash\ntouch " + str(marker), "display('hello')"]
     result, _ = grade(write(cells_of_script(ORIGINAL, magics), tmp_path / "magics"))
-    assert result["score"] == 100, result["output"]
+    assert result["score"] == 100 and result["extra_data"]["format"] == "original", result["output"]
     assert not marker.exists()
     script = layout.notebook_scripts(tmp_path / "magics" / "vae.ipynb")["vae.py"]
     assert "pass  # !touch" in script and "# %%bash" in script
@@ -176,28 +179,42 @@ def test_a_class_of_notebooks_is_graded_by_grade_all(handout, tmp_path):
     folder = tmp_path / "class"
     write(solved(handout / "vae.ipynb"), folder / "alice")
     write(nbformat.read(str(handout / "vae.ipynb"), as_version=4), folder / "bob", "Practica VAE.ipynb")
-    write(cells_of_script(ORIGINAL), folder / "carol")
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_all.py"), str(folder), "--out",
                            str(tmp_path / "grades.csv"), "--reference-dir", str(ROOT / "tests" / "reference")],
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(tmp_path / "grades.csv") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
-    assert (rows["alice"]["total"], rows["bob"]["total"], rows["carol"]["total"]) == ("100", "0", "100"), rows
+    assert (rows["alice"]["total"], rows["bob"]["total"]) == ("100", "0"), rows
 
 
+def test_magics_and_shell_escapes_become_comments_in_the_script_graded(tmp_path):
+    """What the grader runs of a notebook (the quick part of the two tests around this one): no
+    shell escape, cell magic or help syntax left as code, and the cells' own code kept."""
+    magics = ["%matplotlib inline\n!touch /tmp/x\nimport numpy\nnumpy.mean?", "%%bash\ntouch /tmp/x"]
+    script = layout.notebook_scripts(write(cells_of_script(ORIGINAL, magics), tmp_path / "nb") / "vae.ipynb")["vae.py"]
+    assert "pass  # !touch" in script and "# %%bash" in script and "import numpy" in script
+    assert "pass  # numpy.mean?" in script and "def vae_lower_bound" in script
+    assert not [line for line in script.splitlines() if line.lstrip().startswith(("!", "%", "touch"))]
+
+
+@pytest.mark.full   # an observed run; the conversion is checked by the test above
 def test_a_hostile_notebook_gains_nothing_and_leaves_nothing(tmp_path):
-    """Cells that read the grader's files, write beside it and fork (a notebook is the script it
-    stands for: a cell that hangs costs what a hanging statement does, tests/test_grading_hostile.py):
-    nothing is read or written, no process made, and the work in it still graded."""
-    nb = cells_of_script(ORIGINAL, ["import os\nleaked = []\nfor p in (%r, %r):\n    try:\n"
+    """Cells that read the grader's files, write beside it, fork, and run shell escapes and magics
+    (a notebook is the script it stands for: a cell that hangs costs what a hanging statement does,
+    tests/test_grading_hostile.py): nothing is read or written, no process made or command run, and
+    the work in it still graded, as a script on the original handout."""
+    marker = tmp_path / "shell-escape-ran"
+    nb = cells_of_script(ORIGINAL, ["%matplotlib inline\n!touch " + str(marker), "%%bash\ntouch " + str(marker),
+                                    "import os\nleaked = []\nfor p in (%r, %r):\n    try:\n"
                                     "        leaked.append(open(p).read()[:50])\n    except OSError:\n        pass\n"
                                     "print('LEAKED', leaked)" % (str(ROOT / "grading" / "points.json"),
                                                                  str(ROOT / "tests" / "reference" / "kl_small.npz")),
                                     "open(%r, 'w').write('x')" % str(tmp_path / "planted"),
                                     "import os\nif os.fork() == 0:\n    os._exit(0)"])
     result, output = grade(write(nb, tmp_path / "hostile"))
-    assert not (tmp_path / "planted").exists()
+    assert not (tmp_path / "planted").exists() and not marker.exists()
     assert "LEAKED ['" not in json.dumps(result) and "LEAKED ['" not in output
     assert result["score"] == 100 and result["extra_data"]["complete"] is True, result["output"]
+    assert result["extra_data"]["format"] == "original", result["output"]
     assert any("BlockingIOError" in p for p in result["extra_data"]["problems"]), result["extra_data"]["problems"]

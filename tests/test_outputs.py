@@ -177,6 +177,7 @@ def test_project_to_2d_pca_matches_the_principal_components():
         np.testing.assert_allclose(coords[:, j], sign * expected[:, j], atol=1e-8)
 
 
+@pytest.mark.full   # t-SNE's optimisation takes several seconds
 def test_project_to_2d_tsne_on_a_seeded_subsample(capsys):
     """t-SNE uses max_points points, says so, returns their sorted indices and the same
     result for the same seed; the coordinates belong to those indices (three separated

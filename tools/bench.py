@@ -15,10 +15,14 @@ each is compared, so that a busy moment of the machine hits every program alike.
     python tools/bench.py --markdown             # also print README's speed table
 
 The student solutions are tools/fixtures/student_style.py's: correct Task 1 and 2 code
-written the ways the TODOs allow (npr.randn, np.split or slicing, np.logaddexp or
-log1p/exp, np.mean, np.zeros), each put into a copy of this repository.
+written the ways students write it (npr.randn, np.split or slicing, np.logaddexp once or
+twice, log1p/exp guarded or not, the log of a clipped sigmoid, np.mean, np.zeros), each put
+into a copy of this repository. The reference also runs with its BLAS on one thread
+(OPENBLAS_NUM_THREADS=1 and the like), to show what pinning it costs.
 The peers are torch_peer.py and jax_peer.py from --peers (run only if torch or jax
-is installed). Prints one JSON object; nothing here is asserted: people judge the targets.
+is installed). Prints one JSON object, whose "ratios" are the speed targets: the reference's
+epoch over the PyTorch peer's, and each student-style solution's over the reference's, all
+from the same alternated rounds. Nothing here is asserted: people judge the targets.
 """
 import argparse
 import datetime
@@ -38,11 +42,16 @@ DEFAULT_PEERS = os.path.join(ROOT, "..", "shared", "bench")
 PARTS = ("epochs", "interleaved", "full", "tests")
 
 
-def run_measured(command, cwd=None):
-    """Run command; return (stdout, wall seconds, peak resident memory in MB)."""
+ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def run_measured(command, cwd=None, env=None):
+    """Run command (with env added to the environment); return (stdout, wall seconds, peak
+    resident memory in MB)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=cwd)
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, cwd=cwd,
+                                env=dict(os.environ, **(env or {})))
         _, status, usage = os.wait4(proc.pid, 0)  # the rusage of this child alone
         wall = time.perf_counter() - start
         code = os.waitstatus_to_exitcode(status)
@@ -53,11 +62,11 @@ def run_measured(command, cwd=None):
         return out.read(), wall, usage.ru_maxrss / 1024.0  # Linux reports kB
 
 
-def vae_epochs(vae_py, args, out_dir, epochs):
+def vae_epochs(vae_py, args, out_dir, epochs, env=None):
     """Per-epoch training seconds and peak MB of `python vae_py` (no log p(x) estimate)."""
     command = [sys.executable, vae_py, "--epochs", str(epochs), "--num-train", str(args.num_train),
                "--iwae-samples", "0", "--quiet", "--out-dir", out_dir]
-    _, _, peak = run_measured(command)
+    _, _, peak = run_measured(command, env=env)
     with open(os.path.join(out_dir, "metrics.json")) as f:
         return [h["seconds"] for h in json.load(f)["history"]], peak
 
@@ -68,10 +77,11 @@ def peer_epochs(script, args):
 
 
 def programs(args, tmp):
-    """{name: (kind, path)}: the reference, each student-style solution, each installed peer."""
+    """{name: (kind, path)}: the reference (also with its BLAS on one thread), each student-style
+    solution, each installed peer."""
     sys.path.insert(0, os.path.join(HERE, "fixtures"))
     import student_style
-    found = {"reference": ("vae", VAE)}
+    found = {"reference": ("vae", VAE), "reference, BLAS on 1 thread": ("vae, 1 thread", VAE)}
     for variant in student_style.VARIANTS:
         folder = student_style.write_solution(os.path.join(tmp, "student_" + variant), variant)
         found["student: " + variant] = ("vae", os.path.join(folder, "vae.py"))
@@ -98,8 +108,9 @@ def measure_epochs(args, tmp):
     peaks = {name: 0.0 for name in found}
     for round_ in range(args.repeats):
         for name, (kind, path) in found.items():
-            if kind == "vae":
-                got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1)
+            if kind.startswith("vae"):
+                got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1,
+                                       ONE_THREAD if kind.endswith("1 thread") else None)
             else:
                 got, peak = peer_epochs(path, args)
             seconds[name] += got
@@ -112,6 +123,18 @@ def measure_epochs(args, tmp):
     if "PyTorch peer" in result:
         result["reference"]["times_pytorch"] = round(reference / result["PyTorch peer"]["seconds_per_epoch_best"], 2)
     return result
+
+
+def ratios(epochs):
+    """The issue's two targets, from one alternated run: the reference's epoch over PyTorch's
+    (1.15 or better), each student-style solution's over the reference's (1.2 or better)."""
+    out = {}
+    if "PyTorch peer" in epochs:
+        out["reference / PyTorch peer"] = epochs["reference"]["times_pytorch"]
+    for name, r in epochs.items():
+        if name.startswith("student: ") or name.startswith("reference, "):
+            out["%s / reference" % name.replace("student: ", "student ")] = r["times_reference"]
+    return out
 
 
 def measure_interleaved(args, tmp):
@@ -262,6 +285,9 @@ def markdown(result):
             lines.append("| %s | %.2f | %.2f | %d MB |" % (name, r["seconds_per_epoch_best"], r["times_reference"],
                                                            r["peak_memory_mb"]))
         lines.append("")
+    if "ratios" in result:
+        lines += ["| ratio of best epochs, from the same alternated run | measured |", "| --- | --- |"]
+        lines += ["| %s | %.2f |" % kv for kv in result["ratios"].items()] + [""]
     if "interleaved" in result:
         lines += ["| training steps interleaved in one process (best of %d rounds of 6,000 images) | seconds per "
                   "60,000 images | x reference |" % result["rounds"], "| --- | --- | --- |"]
@@ -308,6 +334,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if "epochs" in only:
             result["epochs"] = measure_epochs(args, tmp)
+            result["ratios"] = ratios(result["epochs"])
         if "interleaved" in only:
             result["interleaved"] = measure_interleaved(args, tmp)
         if "full" in only:

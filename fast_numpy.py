@@ -3,9 +3,9 @@
 vae.py imports this module for its side effect, as it does float32_gradients; nothing in a
 student's code changes:
 
-- np.logaddexp. numpy computes it one element at a time (exp and log1p of libm), about 20
-  times slower than its vectorised ufuncs: eq. (3) written with it, as the handout's hint
-  leads to, made a whole epoch half as slow again as the reference. Here it is
+- np.logaddexp. numpy computes it one element at a time (exp and log1p of libm): 2.2 ms
+  for one 200 x 784 float32 call here, against 0.28 ms over whole arrays. Eq. (3) written
+  with it twice made a whole epoch half as slow again as the reference's. Here it is
   max(a, b) + log1p(exp(-|a - b|)), numpy's own formula, over whole arrays; the gradient is
   autograd's. Small arrays, other dtypes and keyword arguments go to numpy's.
 - The gradient of indexing, x[i]. autograd scatters it with np.add.at, which is slow even for a

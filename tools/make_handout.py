@@ -63,9 +63,8 @@ eq. 4). Sum over pixels, do not average.
 - Numerically stable: log(sigmoid(f)) written literally is -inf once f is very
   negative (try f = -1000). Write both logarithms in terms of f itself, in a form
   where no exp can overflow and no log is taken of 0 (split off the part that
-  grows with |f|); np.log1p, np.exp and np.maximum are fast. np.logaddexp is
-  exact too, but numpy computes it one number at a time: training with it takes
-  about twice as long.
+  grows with |f|); np.log1p, np.exp, np.maximum and np.logaddexp are all exact
+  and fast here.
 Return a vector of shape (batch,).""",
     "compute_KL": """\
 TODO: KL(q(z|x) || p(z)) in closed form, eq. (12), for each row:

@@ -45,6 +45,7 @@ def _logaddexp(x1, x2, **kwargs):
     return out
 
 
+_logaddexp.__name__ = _logaddexp.__qualname__ = "logaddexp"   # as tracebacks and messages name it
 numpys_logaddexp = numpy_wrapper.logaddexp   # autograd's primitive around numpy's, for the tests
 logaddexp = primitive(_logaddexp)
 defvjp(logaddexp,   # autograd's own

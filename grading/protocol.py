@@ -193,9 +193,9 @@ def _write_all(fd, view, deadline, check):
 def read_exactly(fd, n, deadline, check=None):
     """n bytes from fd before deadline (time.monotonic()); EOFError if it closes first,
     TimeoutError if the deadline passes. deadline None waits for ever; check(), if given, is
-    called at least every 0.2 s while waiting, and may raise to give up."""
-    buffer, got = bytearray(n), 0
-    view = memoryview(buffer)
+    called at least every 0.2 s while waiting, and may raise to give up. The buffer grows with
+    what arrives (to twice it at most), not with what the length claims."""
+    buffer, got = bytearray(min(n, 1 << 16)), 0
     while got < n:
         wait = None if deadline is None else deadline - time.monotonic()
         if wait is not None and wait <= 0:
@@ -208,7 +208,10 @@ def read_exactly(fd, n, deadline, check=None):
                 if check is not None:
                     check()
                 continue
-        count = os.readv(fd, [view[got:]])   # straight into place: no chunks to join
+        if got == len(buffer):
+            buffer.extend(bytes(min(len(buffer), n - got)))
+        with memoryview(buffer) as view, view[got:] as free:
+            count = os.readv(fd, [free])   # straight into place: no chunks to join
         if not count:
             raise EOFError
         got += count

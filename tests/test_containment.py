@@ -282,3 +282,25 @@ def test_the_reference_scores_100_and_the_stubs_0_in_every_mode(mode, tmp_path):
         result = json.loads(out.read_text())
         assert result["score"] == total and result["extra_data"]["complete"], proc.stdout[-2000:]
         assert result["extra_data"]["isolation"] == mode
+
+
+def test_a_length_claimed_but_not_sent_costs_the_grader_nothing():
+    """A frame that claims 150 MB (under the reply cap) and sends 10 bytes: the reader waits for
+    them with what arrived, not with 150 MB set aside. Caught by: a buffer sized from the claim."""
+    import tracemalloc
+    from grading import protocol
+    r, w = os.pipe()
+    try:
+        os.write(w, protocol.FRAME.pack(protocol.MAGIC, 150 << 20) + b"0123456789")
+        os.close(w)
+        w = None
+        tracemalloc.start()
+        with pytest.raises(EOFError):
+            protocol.read_message(r, cap=160 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 1 << 20, "the reader set aside %d bytes" % peak
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)

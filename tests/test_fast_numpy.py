@@ -111,3 +111,14 @@ def test_second_derivatives_go_through():
     s = 1 / (1 + onp.exp(-x))
     onp.testing.assert_allclose(h, s * (1 - s), atol=1e-12)
     assert numpy_vjps.untake is not fast_numpy.untake_basic
+
+
+def test_basic_indices_take_the_fast_path_and_others_autograds(monkeypatch):
+    """np.add.at (autograd's untake) is left to the indices that can pick an element twice."""
+    def refused(*args, **kwargs):
+        raise AssertionError("autograd's untake (np.add.at) was used")
+    monkeypatch.setattr(numpy_vjps, "untake", refused)
+    A = onp.arange(12.0).reshape(3, 4)
+    grad(lambda a: np.sum(a[1:, ::2]) + np.sum(a[0]))(A)
+    with pytest.raises(AssertionError, match="untake"):
+        grad(lambda a: np.sum(a[[0, 0]]))(A)

@@ -3,7 +3,8 @@ ways of doing the work, in the original handout's layout: full marks or the stat
 credit) and tests/fixtures/forged (cheap non-solutions and attacks: nothing for what they
 forge). Each folder holds the submission and expected.json: {"points": {part: points},
 "messages": [texts a message or note must contain], "why": ...}; a forgery in this project's
-layout holds forge.json instead of copies of vae.py and adam.py (the bodies it replaces).
+layout holds forge.json instead of copies of vae.py and adam.py (the bodies it replaces), and
+one that changes a few lines of the original practical holds edits.json (those lines).
 
 Also: the given functions accept what the original handout's did, and the stand-ins' answers
 (which a submission may print) answer no other test.
@@ -43,16 +44,29 @@ def ref():
 
 
 def submission(folder, tmp_path):
-    """The fixture's folder; or, for one that holds forge.json ({file: {function: body}}), the
-    reference's vae.py and adam.py with those solution regions replaced, beside the folder's
-    other files: a forgery in this project's layout stays current with the reference."""
-    recipe = folder / "forge.json"
-    if not recipe.exists():
+    """The fixture's folder; or a copy of it with its recipe carried out, so that a forgery stays
+    current with what it forges:
+    - forge.json ({file: {function: body}}): the reference's vae.py and adam.py with those
+      solution regions replaced (a forgery in this project's layout);
+    - edits.json ({"base": path, "edits": [{"replace": lines, "with": lines}]}): the original
+      practical's vae.py with those edits, each of a passage found exactly once (a forgery on the
+      original handout)."""
+    forge, edits = folder / "forge.json", folder / "edits.json"
+    if not forge.exists() and not edits.exists():
         return folder
     import shutil
     out = tmp_path / folder.name
-    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("expected.json", "forge.json"))
-    bodies = json.loads(recipe.read_text())
+    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("expected.json", "forge.json", "edits.json"))
+    if edits.exists():
+        recipe = json.loads(edits.read_text())
+        text = (ROOT / recipe["base"]).read_text()
+        for edit in recipe["edits"]:
+            old, new = "".join(edit["replace"]), "".join(edit["with"])
+            assert text.count(old) == 1, "%s: %r is not in %s exactly once" % (folder.name, old[:80], recipe["base"])
+            text = text.replace(old, new)
+        (out / "vae.py").write_text(text)
+        return out
+    bodies = json.loads(forge.read_text())
     for name in ("vae.py", "adam.py"):
         text = (ROOT / name).read_text()
         if bodies.get(name):

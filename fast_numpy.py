@@ -35,8 +35,6 @@ def _logaddexp(x1, x2, **kwargs):
         onp.exp(out, out=out)
         onp.log1p(out, out=out)
         out += onp.maximum(x1, x2)
-    if out.dtype != dtype:   # a float64 0-d array beside float32 ones, say: numpy's rules won
-        out = out.astype(dtype)
     # -inf and -inf, or inf and inf, make the difference NaN; numpy gives -inf and inf.
     wrong = onp.isnan(out)
     if wrong.any():

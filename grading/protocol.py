@@ -38,14 +38,10 @@ class ProtocolError(Exception):
 # ---------------------------------------------------------------------------
 # Encoding
 
-def encode(value):
-    """The payload (bytes) for a tree of None, bool, int, float, str, list, tuple, dict with
-    str keys and numeric numpy arrays (numpy scalars become 0-d arrays)."""
-    return b"".join(encode_parts(value))
-
-
 def encode_parts(value):
-    """The payload as a list of buffers (the header, then each array's bytes, not copied)."""
+    """The payload for a tree of None, bool, int, float, str, list, tuple, dict with str keys
+    and numeric numpy arrays (numpy scalars become 0-d arrays), as a list of buffers: the
+    header, then each array's bytes, not copied."""
     blobs, offset = [], [0]
 
     def tree(v, depth):
@@ -157,10 +153,6 @@ def _array(content, body, expected_offset):
 
 # ---------------------------------------------------------------------------
 # Framing over file descriptors (pipes)
-
-def frame(payload):
-    return FRAME.pack(MAGIC, len(payload)) + payload
-
 
 def write_message(fd, value, deadline=None, check=None):
     """Send value; with a deadline (or check, called at least every 0.2 s while waiting, which may

@@ -122,3 +122,14 @@ def test_basic_indices_take_the_fast_path_and_others_autograds(monkeypatch):
     grad(lambda a: np.sum(a[1:, ::2]) + np.sum(a[0]))(A)
     with pytest.raises(AssertionError, match="untake"):
         grad(lambda a: np.sum(a[[0, 0]]))(A)
+
+
+@pytest.mark.parametrize("other", [1.5, onp.float64(1.5), onp.array(1.5), onp.float32(1.5),
+                                   onp.full(4000, 1.5), onp.full(4000, 1.5, onp.float32)],
+                         ids=["float", "np.float64", "0-d float64", "np.float32", "float64 array", "float32 array"])
+def test_the_result_has_numpys_dtype_whatever_the_operands(other):
+    l = logits(onp.float32)
+    for x, y in ((l, other), (other, l)):
+        ours, numpys = np.logaddexp(x, y), onp.logaddexp(x, y)
+        assert ours.dtype == numpys.dtype and ours.shape == numpys.shape
+        onp.testing.assert_allclose(ours, numpys, rtol=1e-6)

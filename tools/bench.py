@@ -77,18 +77,18 @@ def peer_epochs(script, args):
 
 
 def programs(args, tmp):
-    """{name: (kind, path)}: the reference (also with its BLAS on one thread), each student-style
-    solution, each installed peer."""
+    """{name: (kind, path, environment)}: the reference (also with its BLAS on one thread), each
+    student-style solution, each installed peer."""
     sys.path.insert(0, os.path.join(HERE, "fixtures"))
     import student_style
-    found = {"reference": ("vae", VAE), "reference, BLAS on 1 thread": ("vae, 1 thread", VAE)}
+    found = {"reference": ("vae", VAE, None), "reference, BLAS on 1 thread": ("vae", VAE, ONE_THREAD)}
     for variant in student_style.VARIANTS:
         folder = student_style.write_solution(os.path.join(tmp, "student_" + variant), variant)
-        found["student: " + variant] = ("vae", os.path.join(folder, "vae.py"))
+        found["student: " + variant] = ("vae", os.path.join(folder, "vae.py"), None)
     for name, module in (("PyTorch peer", "torch"), ("JAX peer (jit)", "jax")):
         script = os.path.join(args.peers, module + "_peer.py")
         if os.path.isfile(script) and importlib.util.find_spec(module):
-            found[name] = ("peer", script)
+            found[name] = ("peer", script, None)
     return found
 
 
@@ -107,10 +107,9 @@ def measure_epochs(args, tmp):
     seconds = {name: [] for name in found}
     peaks = {name: 0.0 for name in found}
     for round_ in range(args.repeats):
-        for name, (kind, path) in found.items():
-            if kind.startswith("vae"):
-                got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1,
-                                       ONE_THREAD if kind.endswith("1 thread") else None)
+        for name, (kind, path, env) in found.items():
+            if kind == "vae":
+                got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1, env)
             else:
                 got, peak = peer_epochs(path, args)
             seconds[name] += got

@@ -40,6 +40,11 @@ def run(autograder, tmp_path, files, break_it=None):
     return root, json.loads((root / "results" / "results.json").read_text()), proc
 
 
+def failures(result):
+    """What a results.json says went wrong, for an assertion's message."""
+    return [result.get("output")] + [(t["name"], t["output"]) for t in result["tests"] if t["status"] != "passed"]
+
+
 def test_the_zip_makes_private_cases_and_holds_none_of_the_students(autograder):
     with zipfile.ZipFile(autograder) as z:
         names = set(z.namelist())
@@ -58,7 +63,7 @@ def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
     inputs = []
     for attempt in ("first", "second"):
         root, result, _ = run(autograder, tmp_path / attempt, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
-        assert result["score"] == 100
+        assert result["score"] == 100, failures(result)
         assert (root / "cases").stat().st_mode & 0o077 == 0
         with np.load(root / "cases" / "kl_mnist.npz", allow_pickle=False) as f:
             inputs.append(f["in.q_means_and_log_stds"])
@@ -70,7 +75,7 @@ def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
 
 def test_the_reference_scores_100_and_the_grader_keeps_its_files_to_itself(autograder, tmp_path):
     root, result, _ = run(autograder, tmp_path, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
-    assert result["score"] == 100 and result["extra_data"]["complete"] is True
+    assert result["score"] == 100 and result["extra_data"]["complete"] is True, failures(result)
     assert set(result) >= {"score", "execution_time", "output", "tests"}
     for test in result["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}

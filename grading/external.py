@@ -37,7 +37,8 @@ def grade(submission, cases, out, timeout=10.0, memory_mb=1024):
     command = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "grading.pytest_plugin",
                str(ROOT / "tests" / "grading"), "--submission=%s" % submission, "--reference-dir=%s" % cases,
                "--grade-json=%s" % out, "--grading-timeout=%s" % timeout, "--grading-memory=%d" % memory_mb, "-q",
-               "-p", "no:cacheprovider", "--confcutdir=%s" % (ROOT / "tests" / "grading"), "-o", "addopts="]
+               "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark",
+               "--confcutdir=%s" % (ROOT / "tests" / "grading"), "-o", "addopts="]
     proc = subprocess.run(command, cwd=str(ROOT), capture_output=True, text=True, timeout=3600)
     try:
         return json.loads(Path(out).read_text()), proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -5,8 +5,8 @@
   the reference (tools/fixtures/alternative_solution) score full marks.
 - A class folder graded by tools/grade_all.py: the reference scores full marks, the
   handout zero on every task with "not implemented" messages, a vae.py written for the
-  original practical full marks on Task 1 only, with messages on what it lacks, and a
-  broken submission zeros with the reason; Gradescope's results.json is well formed.
+  original practical full marks by watching it run, the original handout left blank zero,
+  and a broken submission zeros with the reason; Gradescope's results.json is well formed.
 - The harness survives a hang, endless printing, an import that hangs or loads data,
   a crash of the worker; it never runs `__main__` and grades with the grader's data.py.
 - The stored reference outputs are still what the reference computes.
@@ -38,6 +38,7 @@ from grading.submission import OWN, Submission  # noqa: E402
 
 TABLE = results.load_points()
 ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
+ORIGINAL_HANDOUT = ROOT / "tools" / "fixtures" / "original_handout"
 
 
 def _test_module(name):
@@ -240,9 +241,9 @@ FIXTURES.update({"student_" + name: (lambda tmp, name=name: student_style.write_
                  for name in student_style.VARIANTS})
 
 
-# By default all but the original practical, an observed run the class below grades too (under the
-# same private cases).
-@pytest.mark.parametrize("name", full_only(sorted(FIXTURES), set(FIXTURES) - {"original_practical"}))
+# By default all but the original practical and its blank handout, observed runs the class below
+# grades too (under the same private cases).
+@pytest.mark.parametrize("name", full_only(sorted(FIXTURES), set(FIXTURES) - {"original_practical", "original_handout"}))
 def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, ref, private_refs, tmp_path):
     """The reference, a correct solution written differently and the benchmark's student-style
     solutions score 100, the original
@@ -303,6 +304,7 @@ def graded_class(tmp_path_factory, private_refs):
     for name in ("vae.py", "adam.py"):
         shutil.copy(handout / name, folder / "handout")
     shutil.copytree(ORIGINAL, folder / "original")
+    shutil.copytree(ORIGINAL_HANDOUT, folder / "original-handout")
     (folder / "broken").mkdir()
     (folder / "broken" / "vae.py").write_text("import numpy as np\n\ndef compute_KL(q:\n    pass\n")
     (folder / "notes").mkdir()
@@ -318,13 +320,14 @@ def graded_class(tmp_path_factory, private_refs):
     with open(out) as f:
         rows = {row["submission"]: row for row in csv.DictReader(f)}
     results = {name: json.loads((base / "json" / (rows[name]["id"] + ".json")).read_text())
-               for name in ("reference", "handout", "original", "broken")}
+               for name in ("reference", "handout", "original", "original-handout", "broken")}
     return rows, results, base
 
 
 def test_grade_all_writes_one_row_per_submission(graded_class):
     rows, _, _ = graded_class
-    assert sorted(rows) == ["broken", "handout", "nested", "nested-link", "notes", "original", "reference"]
+    assert sorted(rows) == ["broken", "handout", "nested", "nested-link", "notes", "original", "original-handout",
+                            "reference"]
     assert list(rows["reference"])[:11] == ["submission", "id", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
                                             "3.2", "3.3"]
     assert rows["reference"]["total"] == "100" and rows["reference"]["problems"] == ""
@@ -364,6 +367,16 @@ def test_a_vae_py_for_the_original_practical_is_graded_by_watching_it_run(graded
     assert row["problems"] == ""
     assert rows["reference"]["format"] == "functions"
     assert "graded by watching the main block run" in results["original"]["output"]
+
+
+def test_the_original_handout_left_blank_scores_zero_on_every_task(graded_class):
+    """Its Task 1 functions return 0.0 and its main block trains with them: watching it run finds
+    nothing done, so nothing is earned."""
+    rows, results, _ = graded_class
+    row = rows["original-handout"]
+    assert row["format"] == "original" and row["total"] == "0"
+    assert all(row[p["part"]] == "0" for p in TABLE["parts"]), row
+    assert results["original-handout"]["score"] == 0
 
 
 def test_a_broken_submission_gets_zeros_and_the_reason(graded_class):

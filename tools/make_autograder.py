@@ -103,7 +103,7 @@ def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visibl
         for path in submission.support_modules(ROOT):
             shutil.copy2(path, source / path.name)
         (source / "pytest.ini").write_text("[pytest]\ntestpaths = tests/grading\ntimeout = 600\n"
-                                           "timeout_method = thread\naddopts = -p grading.pytest_plugin\n")
+                                           "timeout_method = thread\naddopts = -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark\n")
         scripts = {"setup.sh": SETUP,
                    "run_autograder": RUN.format(timeout=timeout, memory=memory_mb, visibility=visibility,
                                                 mistakes="" if with_mistakes else "--no-mistakes")}

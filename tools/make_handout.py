@@ -369,7 +369,7 @@ small stored inputs; they never run training or the code under
 PYTEST_INI = """\
 [pytest]
 testpaths = tests/grading
-addopts = -ra -p grading.pytest_plugin
+addopts = -ra -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark
 """
 
 

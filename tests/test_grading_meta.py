@@ -409,6 +409,43 @@ def test_grade_all_survives_a_run_that_cannot_start(tmp_path):
     assert results is None and "could not start" in problem
 
 
+@pytest.mark.parametrize("fork", [False, True])
+def test_several_gradings_at_once_get_one_blas_thread_each(tmp_path, monkeypatch, fork):
+    """--jobs 2: each grading run's BLAS has one thread (a thread per core in each oversubscribed
+    the cores: four original-layout scripts took 40 s instead of 11 s); --jobs 1 leaves it as it
+    was (2 here). The runs are stand-ins that record the BLAS they were given."""
+    import threadpoolctl
+    (tmp_path / "json").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "staged" / name).mkdir(parents=True)
+    record = tmp_path / "blas.txt"
+    # The forked child runs pytest.main in-process: a plugin records its BLAS threads.
+    (tmp_path / "blas_probe.py").write_text(
+        "import threadpoolctl\n"
+        "with open(%r, 'a') as f:\n"
+        "    f.write('%%d\\n' %% max(p['num_threads'] for p in threadpoolctl.threadpool_info()))\n" % str(record))
+    fake = tmp_path / "python"   # the other way, a process: the environment it gets
+    fake.write_text("#!/bin/sh\necho \"$OPENBLAS_NUM_THREADS\" >> %s\n" % record)
+    fake.chmod(0o755)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # the test suite's own is 1 (conftest.py)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    original = grade_all.grading_command
+    monkeypatch.setattr(grade_all, "grading_command",
+                        lambda *a, **k: original(*a, **k)[:3] + ["-p", "blas_probe", "-p", "no:hypothesispytest",
+                                                                  "-p", "no:benchmark", "--co", str(tmp_path / "staged")])
+    for jobs in (2, 1):
+        record.write_text("")
+        items = [(name, tmp_path / "staged" / name, None) for name in ("a", "b")]
+        with threadpoolctl.threadpool_limits(2):
+            own = max(p["num_threads"] for p in threadpoolctl.threadpool_info())   # 2, on 2 cores or more
+            if fork:
+                grade_all.grade_folders(items, tmp_path / "json", jobs, fork=True)
+            else:
+                grade_all.grade_folders(items, tmp_path / "json", jobs, python=str(fake), fork=False)
+        expected = "1" if jobs > 1 else str(own) if fork else "2"
+        assert record.read_text().split() == [expected, expected], (jobs, record.read_text())
+
+
 # ---------------------------------------------------------------------------
 # The harness: isolation
 

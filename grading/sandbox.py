@@ -126,11 +126,28 @@ def python_path():
     return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 
 
+def blas_env(threads):
+    """The environment that gives a process started with it `threads` BLAS threads."""
+    return {name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+def limit_blas(threads):
+    """`threads` BLAS threads for this process (numpy is loaded already) and those it starts.
+
+    Processes that run side by side, one per core, each with a BLAS thread per core,
+    oversubscribe the cores, and OpenBLAS's idle threads spin."""
+    os.environ.update(blas_env(threads))
+    try:
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(threads)
+    except ImportError:
+        pass
+
+
 def worker_env(home):
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    return dict({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+                 "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
+                 "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}, **blas_env(1))
 
 
 def detect():

@@ -129,7 +129,7 @@ class _Run:
                     sys.stderr = open(2, "w", closefd=False)
                     os.chdir(str(ROOT))
                     if blas_threads:
-                        limit_blas(blas_threads)
+                        sandbox.limit_blas(blas_threads)
                     import pytest
                     code = int(pytest.main(args[3:]))
                 except BaseException:
@@ -143,7 +143,7 @@ class _Run:
                         os._exit(code)
         else:
             env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
-                       **({name: str(blas_threads) for name in BLAS_THREADS} if blas_threads else {}))
+                       **(sandbox.blas_env(blas_threads) if blas_threads else {}))
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(args, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -199,19 +199,6 @@ class _Run:
         return None, "not graded: %s; grade it again or by hand%s" % (why, ": " + tail if tail else "")
 
 
-BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def limit_blas(threads):
-    """This process's BLAS (numpy is loaded already) and the processes it starts: `threads` threads."""
-    os.environ.update({name: str(threads) for name in BLAS_THREADS})
-    try:
-        import threadpoolctl
-        threadpoolctl.threadpool_limits(threads)
-    except ImportError:
-        pass
-
-
 def can_fork():
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
@@ -233,8 +220,8 @@ def grade_folders(items, json_dir, jobs=1, timeout=gs.JOB_TIMEOUT, run_timeout=N
     json_dir = Path(json_dir)
     if fork:
         preload()
-    # Several runs at once get one BLAS thread each: a thread per core in every run oversubscribes
-    # the cores, and OpenBLAS's idle threads spin (four original-layout scripts, --jobs 2: 40 s, 11 s).
+    # Several runs at once get one BLAS thread each (sandbox.limit_blas: four original-layout
+    # scripts, --jobs 2, took 40 s with a thread per core in each, 11 s with one).
     blas_threads = 1 if jobs > 1 else None
     queue, running, outcome = list(items), {}, {}
     while queue or running:

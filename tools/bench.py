@@ -71,14 +71,15 @@ def vae_epochs(vae_py, args, out_dir, epochs, env=None):
         return [h["seconds"] for h in json.load(f)["history"]], peak
 
 
-def peer_epochs(script, args):
-    stdout, _, peak = run_measured([sys.executable, script, "--epochs", "1", "--num-train", str(args.num_train)])
+def peer_epochs(script, args, env=None):
+    stdout, _, peak = run_measured([sys.executable, script, "--epochs", "1", "--num-train", str(args.num_train)],
+                                   env=env)
     return [json.loads(line)["epoch_seconds"] for line in stdout.splitlines() if line.startswith("{")], peak
 
 
 def programs(args, tmp):
     """{name: (kind, path, environment)}: the reference (also with its BLAS on one thread), each
-    student-style solution, each installed peer."""
+    student-style solution, each installed peer (PyTorch's also on one thread)."""
     sys.path.insert(0, os.path.join(HERE, "fixtures"))
     import student_style
     found = {"reference": ("vae", VAE, None), "reference, BLAS on 1 thread": ("vae", VAE, ONE_THREAD)}
@@ -89,6 +90,8 @@ def programs(args, tmp):
         script = os.path.join(args.peers, module + "_peer.py")
         if os.path.isfile(script) and importlib.util.find_spec(module):
             found[name] = ("peer", script, None)
+            if module == "torch":   # torch takes its thread count from OMP_NUM_THREADS
+                found[name + ", 1 thread"] = ("peer", script, ONE_THREAD)
     return found
 
 
@@ -111,7 +114,7 @@ def measure_epochs(args, tmp):
             if kind == "vae":
                 got, peak = vae_epochs(path, args, tempfile.mkdtemp(dir=tmp), 1, env)
             else:
-                got, peak = peer_epochs(path, args)
+                got, peak = peer_epochs(path, args, env)
             seconds[name] += got
             peaks[name] = max(peaks[name], peak)
             print("bench: round %d, %s: %.2f s" % (round_ + 1, name, got[0]), file=sys.stderr, flush=True)
@@ -130,6 +133,9 @@ def ratios(epochs):
     out = {}
     if "PyTorch peer" in epochs:
         out["reference / PyTorch peer"] = epochs["reference"]["times_pytorch"]
+        one = "PyTorch peer, 1 thread"   # each on one core: what a second thread is worth to each
+        out["reference, BLAS on 1 thread / %s" % one] = round(
+            epochs["reference, BLAS on 1 thread"]["seconds_per_epoch_best"] / epochs[one]["seconds_per_epoch_best"], 2)
     for name, r in epochs.items():
         if name.startswith("student: ") or name.startswith("reference, "):
             out["%s / reference" % name.replace("student: ", "student ")] = r["times_reference"]

@@ -2,13 +2,14 @@
 ways of doing the work, in the original handout's layout: full marks or the stated partial
 credit) and tests/fixtures/forged (cheap non-solutions and attacks: nothing for what they
 forge). Each folder holds the submission and expected.json: {"points": {part: points},
-"messages": [texts a message or note must contain], "why": ...}; a forgery in this project's
-layout holds forge.json instead of copies of vae.py and adam.py (the bodies it replaces), and
-one that changes a few lines of the original practical holds edits.json (those lines).
+"messages": [texts a message or note must contain], "why": ...}; a near-copy holds a recipe
+instead (tests/fixtures/build.py): edits.json, the lines it changes in its base, or, for a
+forgery in this project's layout, forge.json, the bodies it replaces.
 
 Also: the given functions accept what the original handout's did, and the stand-ins' answers
 (which a submission may print) answer no other test.
 """
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -22,6 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_grading_meta as meta  # noqa: E402
 from grading import cases, given  # noqa: E402
 from grading.submission import Submission  # noqa: E402
+_spec = importlib.util.spec_from_file_location("fixture_build", FIXTURES / "build.py")
+build = importlib.util.module_from_spec(_spec)   # tests/fixtures/build.py ("build" is a PyPI package's name too)
+_spec.loader.exec_module(build)
 
 # The default run grades a few of each family, within the quick suite's time (an observed run
 # takes 6-20 s): a one-epoch run, a forged optimiser, the initial networks handed in as trained,
@@ -44,35 +48,9 @@ def ref():
 
 
 def submission(folder, tmp_path):
-    """The fixture's folder; or a copy of it with its recipe carried out, so that a forgery stays
-    current with what it forges:
-    - forge.json ({file: {function: body}}): the reference's vae.py and adam.py with those
-      solution regions replaced (a forgery in this project's layout);
-    - edits.json ({"base": path, "edits": [{"replace": lines, "with": lines}]}): the original
-      practical's vae.py with those edits, each of a passage found exactly once (a forgery on the
-      original handout)."""
-    forge, edits = folder / "forge.json", folder / "edits.json"
-    if not forge.exists() and not edits.exists():
-        return folder
-    import shutil
-    out = tmp_path / folder.name
-    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("expected.json", "forge.json", "edits.json"))
-    if edits.exists():
-        recipe = json.loads(edits.read_text())
-        text = (ROOT / recipe["base"]).read_text()
-        for edit in recipe["edits"]:
-            old, new = "".join(edit["replace"]), "".join(edit["with"])
-            assert text.count(old) == 1, "%s: %r is not in %s exactly once" % (folder.name, old[:80], recipe["base"])
-            text = text.replace(old, new)
-        (out / "vae.py").write_text(text)
-        return out
-    bodies = json.loads(forge.read_text())
-    for name in ("vae.py", "adam.py"):
-        text = (ROOT / name).read_text()
-        if bodies.get(name):
-            text = meta.mutants.replace_bodies(text, name, bodies[name], folder.name)
-        (out / name).write_text(text)
-    return out
+    """The fixture's folder, or, if it holds a recipe (edits.json, forge.json), the folder built
+    from it (tests/fixtures/build.py)."""
+    return build.build(folder, tmp_path / folder.name) if build.has_recipe(folder) else folder
 
 
 @pytest.mark.parametrize("name", meta.full_only(fixtures(), DEFAULT))

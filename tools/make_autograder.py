@@ -88,6 +88,17 @@ SOURCE_FILES = ("requirements.txt", "vae.py", "adam.py", "docs/default/params.np
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
+def copy_grader(dest):
+    """The grader's own files (SOURCE_DIRS, SOURCE_FILES, the modules vae.py imports) into dest."""
+    for name in SOURCE_DIRS:
+        shutil.copytree(ROOT / name, dest / name, ignore=IGNORED)
+    for name in SOURCE_FILES:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    for path in submission.support_modules(ROOT):
+        shutil.copy2(path, dest / path.name)
+
+
 def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visible", with_mistakes=True,
           log=print):
     """Write the autograder zip to out; returns the number of files in it."""
@@ -95,13 +106,7 @@ def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visibl
     with tempfile.TemporaryDirectory(prefix="autograder-") as tmp:
         source = Path(tmp) / "source"
         source.mkdir()
-        for name in SOURCE_DIRS:
-            shutil.copytree(ROOT / name, source / name, ignore=IGNORED)
-        for name in SOURCE_FILES:
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-        for path in submission.support_modules(ROOT):
-            shutil.copy2(path, source / path.name)
+        copy_grader(source)
         (source / "pytest.ini").write_text("[pytest]\ntestpaths = tests/grading\ntimeout = 600\n"
                                            "timeout_method = thread\naddopts = -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark\n")
         scripts = {"setup.sh": SETUP,

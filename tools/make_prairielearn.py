@@ -22,14 +22,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from grading import submission  # noqa: E402
+sys.path.insert(0, str(ROOT / "tools"))
+import make_autograder  # noqa: E402
 
 TIMEOUT = 300   # seconds: an attempt takes 20-60 s (cases, then grading); PrairieLearn allows 600
-COPIED_DIRS = ("grading", "tests/grading", "mnist")
-COPIED_FILES = ("requirements.txt", "pytest.ini", "vae.py", "adam.py", "docs/default/params.npz",
-                "tools/make_reference.py", "tools/mutants.py", "tools/make_handout.py")
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 RUN_GRADER = """\
 #!/usr/bin/env bash
@@ -69,13 +65,9 @@ def build(out, image="vae-grader", timeout=TIMEOUT):
     if out.exists() and any(out.iterdir()):
         raise SystemExit("make_prairielearn.py: error: %s is not empty" % out)
     tests = out / "tests"
-    for name in COPIED_DIRS:
-        shutil.copytree(ROOT / name, tests / name, ignore=IGNORED)
-    for name in COPIED_FILES:
-        (tests / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, tests / name)
-    for path in submission.support_modules(ROOT):
-        shutil.copy2(path, tests / path.name)
+    tests.mkdir(parents=True)
+    make_autograder.copy_grader(tests)   # the same files as Gradescope's autograder, and pytest.ini
+    shutil.copy2(ROOT / "pytest.ini", tests / "pytest.ini")
     (tests / "run_grader").write_text(RUN_GRADER)
     (tests / "run_grader").chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     (tests / "Dockerfile").write_text(DOCKERFILE)

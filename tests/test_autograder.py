@@ -40,9 +40,11 @@ def run(autograder, tmp_path, files, break_it=None):
     return root, json.loads((root / "results" / "results.json").read_text()), proc
 
 
-def failures(result):
-    """What a results.json says went wrong, for an assertion's message."""
-    return [result.get("output")] + [(t["name"], t["output"]) for t in result["tests"] if t["status"] != "passed"]
+def failures(result, proc):
+    """What a results.json and run_autograder's output say went wrong, for an assertion's message."""
+    return "\n".join([str(result.get("output"))] + ["%s: %s" % (t["name"], t["output"]) for t in result["tests"]
+                                                  if t.get("status") != "passed"]
+                     + [proc.stdout[-3000:], proc.stderr[-3000:]])
 
 
 def test_the_zip_makes_private_cases_and_holds_none_of_the_students(autograder):
@@ -62,8 +64,8 @@ def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
     """A fresh secret seed per attempt: what one attempt's messages show is no answer to the next."""
     inputs = []
     for attempt in ("first", "second"):
-        root, result, _ = run(autograder, tmp_path / attempt, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
-        assert result["score"] == 100, failures(result)
+        root, result, proc = run(autograder, tmp_path / attempt, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
+        assert result["score"] == 100, failures(result, proc)
         assert (root / "cases").stat().st_mode & 0o077 == 0
         with np.load(root / "cases" / "kl_mnist.npz", allow_pickle=False) as f:
             inputs.append(f["in.q_means_and_log_stds"])
@@ -74,8 +76,8 @@ def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
 
 
 def test_the_reference_scores_100_and_the_grader_keeps_its_files_to_itself(autograder, tmp_path):
-    root, result, _ = run(autograder, tmp_path, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
-    assert result["score"] == 100 and result["extra_data"]["complete"] is True, failures(result)
+    root, result, proc = run(autograder, tmp_path, {"vae.py": ROOT / "vae.py", "adam.py": ROOT / "adam.py"})
+    assert result["score"] == 100 and result["extra_data"]["complete"] is True, failures(result, proc)
     assert set(result) >= {"score", "execution_time", "output", "tests"}
     for test in result["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
@@ -108,5 +110,5 @@ def test_a_notebook_handed_in_is_graded(autograder, tmp_path):
     from test_notebook import solved
     handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
     nbformat.write(solved(handout / "vae.ipynb"), str(tmp_path / "vae.ipynb"))
-    _, result, _ = run(autograder, tmp_path, {"vae.ipynb": tmp_path / "vae.ipynb"})
-    assert result["score"] == 100 and result["extra_data"]["complete"] is True, result.get("output")
+    _, result, proc = run(autograder, tmp_path, {"vae.ipynb": tmp_path / "vae.ipynb"})
+    assert result["score"] == 100 and result["extra_data"]["complete"] is True, failures(result, proc)

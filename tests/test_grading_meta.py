@@ -289,6 +289,16 @@ def test_stored_reference_outputs_are_reproduced():
     assert make_reference.check() == []
 
 
+@pytest.mark.full   # 20 failed directions first: 10 s
+def test_every_seed_makes_cases_even_when_a_batch_sits_on_a_kink(tmp_path):
+    """Seed 271's first batch for the gradient check puts a ReLU so near its kink that no direction
+    of the 20 tried avoids it (1 seed in 200): the check gets another batch, and the reference still
+    scores full marks. Caught by: a Gradescope attempt told "graded by hand" for its seed alone."""
+    make_reference.write(tmp_path / "cases", seed=271, with_mistakes=False)
+    ref = cases.Reference(tmp_path / "cases")
+    assert grade(ROOT, ref)[0] == FULL
+
+
 # ---------------------------------------------------------------------------
 # A class graded by grade_all: reference, handout, original practical, broken
 

@@ -371,25 +371,35 @@ def run_mutants(cases, expected, root=ROOT):
     return found
 
 
-def smooth_directions(raw, nets, root=ROOT, tries=20):
+def smooth_directions(raw, nets, seed, root=ROOT, tries=20, batches=5):
     """Choose each gradient check's random directions so that no ReLU of the networks switches
     between the finite-difference points: there the reference's autograd and finite differences
-    agree to 1e-6, and so do those of any correct solution (the same kinks for all)."""
+    agree to 1e-6, and so do those of any correct solution (the same kinks for all).
+
+    A few batches (1 in 200 seeds, measured over 400) put a ReLU so near its kink that no
+    direction avoids it: the check then gets another batch of digits and noise, drawn from
+    the seed, so that every seed makes a set of cases."""
     for name, (meta, arrays) in raw.items():
         if meta["call"]["job"] != "gradcheck":
             continue
-        for direction_seed in range(tries):
-            meta["call"]["args"][-1] = direction_seed
-            out, _ = run_reference(in_memory({name: (meta, arrays)}, nets), root)
-            if np.allclose(out[name]["analytic"], out[name]["numeric"], rtol=1e-6, atol=1e-6):
-                break
+        for batch in range(batches):
+            if batch:
+                arrays["in.images"], _, arrays["noise"], _ = realistic_batch(nets, np.random.default_rng([seed, batch]))
+            for direction_seed in range(tries):
+                meta["call"]["args"][-1] = direction_seed
+                out, _ = run_reference(in_memory({name: (meta, arrays)}, nets), root)
+                if np.allclose(out[name]["analytic"], out[name]["numeric"], rtol=1e-6, atol=1e-6):
+                    break
+            else:
+                continue
+            break
         else:
-            raise RuntimeError("%s: no smooth directions in %d tries" % (name, tries))
+            raise RuntimeError("%s: no smooth directions in %d tries on %d batches" % (name, tries, batches))
 
 
 def write(out_dir, seed=DEFAULT_SEED, with_mistakes=True, root=ROOT):
     raw, nets = make_cases(seed)
-    smooth_directions(raw, nets, root)
+    smooth_directions(raw, nets, seed, root)
     expected, recorded = run_reference(in_memory(raw, nets), root)
     for name, (meta, arrays) in raw.items():
         if meta["standins"]:

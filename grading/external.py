@@ -52,7 +52,9 @@ def prairielearn(result, log):
     if result is None or not extra.get("complete"):
         why = (extra.get("not_graded") or ["the grading could not finish"])[0]
         return {"gradable": False, "score": 0.0,
-                "message": "Not graded: %s. This attempt does not count; your instructor has been told." % why,
+                "message": ("Not graded: %s. This attempt does not count: submit again. If it happens again, tell "
+                            "your instructor: the grading job's output, which they can open from this "
+                            "submission, says why." % why),
                 "format_errors": [why], "output": log[-3000:]}
     tests = [{"name": t["name"], "description": "Task %s" % t["number"], "points": t["score"],
               "max_points": t["max_score"], "message": t["output"][:MESSAGE] if t["status"] != "passed" else "",

@@ -195,7 +195,10 @@ def probe(mode):
         if proc.returncode == 0:
             return True, ""
         lines = err.decode(errors="replace").strip().splitlines()
-        return False, (lines[-1] if lines else "exit code %s" % proc.returncode)[:300]
+        why = (lines[-1] if lines else "exit code %s" % proc.returncode)[:300]
+        if "No module named" in why:
+            why += " in %s (install requirements.txt into that Python)" % python_path()
+        return False, why
     except OSError as e:
         return False, str(e)
     finally:

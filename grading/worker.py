@@ -25,7 +25,13 @@ import traceback
 import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-import numpy as np  # noqa: E402
+try:
+    import numpy as np
+    import autograd  # noqa: F401
+except ImportError as e:   # said on stderr, where the grader reads why a sandbox could not start
+    os.write(2, ("sandbox: %s in %s: install requirements.txt into that Python\n"
+                 % (e, sys.executable)).encode())
+    os._exit(1)
 
 
 def _load_private(name):

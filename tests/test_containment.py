@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, observe, sandbox  # noqa: E402
+from grading import GradingFailure, NotGraded, observe, sandbox  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
 MODE = sandbox.detect()
@@ -42,14 +42,24 @@ def run_with(python, folder=ROOT, env=None):
                           env=dict(os.environ, **(env or {})), cwd=str(ROOT))
 
 
+def venv_of_this_python(folder):
+    """A venv at folder that sees the packages this interpreter sees, wherever they are installed
+    (this interpreter's own venv, or its base), not its base interpreter's alone:
+    --system-site-packages would give the base's, which may lack autograd."""
+    import site
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    ours = [p for p in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(p)]
+    (site_packages,) = (folder / "lib").glob("python*/site-packages")
+    (site_packages / "this-pythons-packages.pth").write_text("".join(p + "\n" for p in ours))
+    return folder / "bin" / "python"
+
+
 @needs_namespace
 def test_a_python_under_tmp_is_isolated(tmp_path):
     """A venv under /tmp: its folder is bound inside the sandbox's own /tmp (it once collided)."""
     venv = Path("/tmp") / ("grading-venv-%d" % os.getpid())
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                       check=True, timeout=120)
-        proc = run_with(venv / "bin" / "python")
+        proc = run_with(venv_of_this_python(venv))
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.split() == ["namespace", "0.5"], proc.stdout
     finally:
@@ -58,12 +68,31 @@ def test_a_python_under_tmp_is_isolated(tmp_path):
 
 @needs_namespace
 def test_a_python_reached_through_a_link_is_isolated(tmp_path):
-    """The interpreter's folder reached through a symbolic link: run by its real path."""
+    """The interpreter's folder reached through a symbolic link: run by its real path. The folder is
+    this interpreter's prefix (its venv's, when it runs in one: the venv's packages come with it)."""
     link = tmp_path / "python-link"
-    link.symlink_to(Path(sys.executable).resolve().parent.parent)
+    link.symlink_to(Path(sys.prefix).resolve())
     proc = run_with(link / "bin" / Path(sys.executable).name)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["namespace", "0.5"], proc.stdout
+
+
+def test_a_worker_python_that_lacks_a_package_says_which_and_where(tmp_path, monkeypatch):
+    """A worker's interpreter without numpy or autograd (a bare venv here): no grade, and a message
+    that names the missing module and the interpreter, not a bare exit code."""
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    python = str(bare / "bin" / "python")
+    monkeypatch.setattr(sandbox, "python_path", lambda: python)
+    sub = Submission(ROOT, isolation=MODE)
+    try:
+        with pytest.raises(NotGraded) as caught:
+            sub.call("vae", "sigmoid", 0.0)
+    finally:
+        sub.close()
+    text = str(caught.value)
+    assert "the sandbox could not start" in text and "No module named" in text, text
+    assert python in text and "requirements.txt" in text, text
 
 
 def grade_json(tmp_path, env, *extra):

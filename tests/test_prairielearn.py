@@ -21,14 +21,14 @@ def question(tmp_path_factory):
     return make_prairielearn.build(tmp_path_factory.mktemp("pl") / "vae-practical")
 
 
-def attempt(question, tmp_path, files):
+def attempt(question, tmp_path, files, env=None):
     """Run the question's entrypoint on a /grade tree holding files as the student's; results.json."""
     root = tmp_path / "grade"
     shutil.copytree(question / "tests", root / "tests")
     (root / "student").mkdir()
     for name, text in files.items():
         (root / "student" / name).write_text(text)
-    env = dict(os.environ, GRADE_ROOT=str(root), GRADER_PYTHON=sys.executable, GRADING_MISTAKES="0")
+    env = dict(os.environ, GRADE_ROOT=str(root), GRADER_PYTHON=sys.executable, GRADING_MISTAKES="0", **(env or {}))
     proc = subprocess.run(["bash", str(root / "tests" / "run_grader")], env=env, capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -78,3 +78,14 @@ def test_a_crash_is_gradable_with_its_reason(question, tmp_path):
     well_formed(result)
     assert result["gradable"] is True and result["score"] == 0.0
     assert "does not compile" in result["output"]
+
+
+def test_a_grading_that_cannot_be_done_is_not_gradable_and_says_only_what_is_true(question, tmp_path):
+    """No isolation (forced here): the grader refuses, the attempt does not count, and the message
+    tells the student what to do and where the instructor sees why; it promises nothing else."""
+    result = attempt(question, tmp_path, {n: (ROOT / n).read_text() for n in ("vae.py", "adam.py")},
+                     env={"GRADING_ISOLATION": "none"})
+    assert result["gradable"] is False, result
+    assert "does not count" in result["message"] and "submit again" in result["message"]
+    assert "grading job's output" in result["message"] and "has been told" not in result["message"]
+    assert "isolation" in result["output"]

@@ -75,8 +75,9 @@ try:
 except Exception:
     ok = False
 if not ok:
-    json.dump({{"score": 0, "output": "The autograder could not finish grading this submission; "
-               "your instructor will grade it by hand.", "tests": []}}, open(path, "w"))
+    json.dump({{"score": 0, "output": "The autograder could not finish grading this submission: this 0 is "
+               "not a grade. Submit again; if it happens again, tell your instructor, who sees why in this "
+               "submission's autograder output.", "tests": []}}, open(path, "w"))
 END
 """
 

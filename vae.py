@@ -429,6 +429,16 @@ def iwae_log_likelihood(gen_params, rec_params, images, num_samples, seed=EVAL_S
 # ---------------------------------------------------------------------------
 # Checkpoints and outputs, all written atomically
 
+# A message tells the user what to type: a command-line option, or, from the notebook (front
+# "notebook"), a keyword of its train() (vae_notebook.py), named as the option is.
+def options(pairs, front="vae.py"):
+    """Options as the user gives them, [(name, value)]: `--learning-rate 0.0001` on the command
+    line, `train(learning_rate=0.0001)` in the notebook."""
+    if front == "notebook":
+        return "train(%s)" % ", ".join("%s=%s" % pair for pair in pairs)
+    return " ".join("--%s %s" % (name.replace("_", "-"), value) for name, value in pairs)
+
+
 class UserError(Exception):
     """Bad input from the user: printed as one line, exit status 1."""
 
@@ -473,7 +483,7 @@ def saved_state(meta, arrays, n):
             (kind, arrays["npr_keys"], pos, has_gauss, gauss))
 
 
-def load_checkpoint(path, gen_sizes, rec_sizes):
+def load_checkpoint(path, gen_sizes, rec_sizes, front="vae.py"):
     """(gen_params, rec_params, meta) from save_checkpoint's file; UserError if it is
     missing, unreadable, or made for networks of other sizes than gen_sizes, rec_sizes."""
     if not os.path.isfile(path):
@@ -492,13 +502,13 @@ def load_checkpoint(path, gen_sizes, rec_sizes):
             W, b = arrays.get("%s_W%d" % (prefix, i)), arrays.get("%s_b%d" % (prefix, i))
             if W is None or b is None or W.shape != (m, n) or b.shape != (n,):
                 saved = meta.get("config", {})
+                shape = lambda latent, units, layers: options(  # noqa: E731
+                    [("latent_dim", latent), ("hidden_units", units), ("hidden_layers", layers)], front)
                 raise UserError(
-                    "checkpoint %s holds networks of another shape than --latent-dim %d "
-                    "--hidden-units %d --hidden-layers %d; it was saved with --latent-dim %s "
-                    "--hidden-units %s --hidden-layers %s: pass those"
-                    % (path, gen_sizes[0], gen_sizes[1] if len(gen_sizes) > 2 else 0,
-                       len(gen_sizes) - 2, saved.get("latent_dim", "?"),
-                       saved.get("hidden_units", "?"), saved.get("hidden_layers", "?")))
+                    "checkpoint %s holds networks of another shape than %s; it was saved with %s: pass those"
+                    % (path, shape(gen_sizes[0], gen_sizes[1] if len(gen_sizes) > 2 else 0, len(gen_sizes) - 2),
+                       shape(saved.get("latent_dim", "?"), saved.get("hidden_units", "?"),
+                             saved.get("hidden_layers", "?"))))
             if not (onp.all(onp.isfinite(W)) and onp.all(onp.isfinite(b))):
                 raise UserError("checkpoint %s holds non-finite weights" % path)
             net.append((W.astype(onp.float32), b.astype(onp.float32)))
@@ -513,7 +523,7 @@ def write_json(path, obj):
 
 
 def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, history,
-                  latent_plot="pca"):
+                  latent_plot="pca", front="vae.py"):
     """Task 3's figures, the training curve, the latent space and (L = 2) the learned
     manifold. The noise is fixed (EVAL_SEED): a checkpoint always gives the same images."""
     path = lambda name: os.path.join(out_dir, name)  # noqa: E731
@@ -523,8 +533,9 @@ def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, his
         try:
             images = make()
         except NotImplementedError as e:
-            print("%s skipped: %s. Once it is written, python vae.py --epochs 0 --load %s makes it from this "
-                  "model" % (name, e, path("params.npz")), flush=True)
+            later = "train(epochs=0), once its cell has run," if front == "notebook" else \
+                "python vae.py --epochs 0 --load %s" % path("params.npz")
+            print("%s skipped: %s. Once it is written, %s makes it from this model" % (name, e, later), flush=True)
             if os.path.exists(path(name)):
                 os.remove(path(name))   # an earlier run's: report.md must not show it
             return
@@ -686,7 +697,7 @@ EPOCH_SETTINGS = ("learning_rate", "batch_size", "num_train", "seed", "kl_warmup
 
 
 def train(theta, like, train_images, test_images, history, args, checkpoint_path,
-          stop_requested, resume=None):
+          stop_requested, resume=None, front="vae.py"):
     """Train for args.epochs epochs after those in history, evaluating and saving a
     checkpoint after each. resume: a checkpoint's training state, to continue its run exactly.
     Returns (theta, interrupted, state); appends to history."""
@@ -712,8 +723,11 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
         except TrainingDiverged as e:
             kept = ("the checkpoint of epoch %d is kept in %s" % (epoch - 1, checkpoint_path)
                     if epoch > first else "no checkpoint was written")
-            raise UserError("training diverged in epoch %d: %s; %s. Try a smaller "
-                            "--learning-rate (e.g. %g)" % (epoch, e, kept, min(args.learning_rate / 10, 1e-3))) from None
+            lr = "%g" % min(args.learning_rate / 10, 1e-3)
+            smaller = "learning rate, %s" % options([("learning_rate", lr)], front) if front == "notebook" \
+                else "--learning-rate (e.g. %s)" % lr
+            raise UserError("training diverged in epoch %d: %s; %s. Try a smaller %s"
+                            % (epoch, e, kept, smaller)) from None
         finally:
             progress.close()
         seconds = time.perf_counter() - start
@@ -738,7 +752,7 @@ def train(theta, like, train_images, test_images, history, args, checkpoint_path
     return theta, False, state
 
 
-def run(args):
+def run(args, front="vae.py"):
     gen_sizes, rec_sizes = layer_sizes(args.latent_dim, args.hidden_units, args.hidden_layers)
     try:
         os.makedirs(args.out_dir, exist_ok=True)
@@ -749,8 +763,9 @@ def run(args):
         with tempfile.TemporaryFile(dir=args.out_dir):
             pass
     except OSError:
-        raise UserError("the output folder %s is not writable: choose another --out-dir" % args.out_dir) from None
-    loaded = load_checkpoint(args.load, gen_sizes, rec_sizes) if args.load else None  # before MNIST
+        raise UserError("the output folder %s is not writable: choose another, %s"
+                        % (args.out_dir, options([("out_dir", "DIR")], front))) from None
+    loaded = load_checkpoint(args.load, gen_sizes, rec_sizes, front) if args.load else None  # before MNIST
     refuse_to_replace(checkpoint_path, args)
 
     print("Loading MNIST from %s" % args.data_dir, flush=True)
@@ -775,13 +790,13 @@ def run(args):
     stop_requested = install_stop_on_interrupt()
     try:
         theta, interrupted, state = train(flatten(like, onp.float32), like, train_images, test_images,
-                                          history, args, checkpoint_path, stop_requested, resume)
+                                          history, args, checkpoint_path, stop_requested, resume, front)
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     gen_params, rec_params = unflatten(theta, like)
     write_figures(args.out_dir, gen_params, rec_params, test_images, test_labels, history,
-                  args.latent_plot)
+                  args.latent_plot, front)
     metrics = {"config": vars(args), "history": history,
                "this_run": {"loaded": args.load, "epochs_trained": len(history) - trained_before}}
     metrics.update(evaluate(gen_params, rec_params, test_images, args.iwae_samples, args.iwae_images,
@@ -835,8 +850,10 @@ def unimplemented_tasks():
     return messages
 
 
-def main(argv=None):
+def main(argv=None, front="vae.py"):
+    """python vae.py; front: whose words the messages use (vae_notebook.train passes "notebook")."""
     args = parse_args(argv)
+    who = "train()" if front == "notebook" else "vae.py"
     # Training needs Tasks 1 and 2 only: the handout stops here until they are written (the
     # figures of unwritten Task 3 parts are skipped, one line each).
     missing = [task for task in unimplemented_tasks() if not task.startswith("Task 3")]
@@ -846,15 +863,15 @@ def main(argv=None):
               + "\n  ".join(missing), file=sys.stderr)
         return 1
     try:
-        return run(args)
+        return run(args, front)
     except (UserError, data.DataError) as e:
-        print("vae.py: error: %s" % e, file=sys.stderr)
+        print("%s: error: %s" % (who, e), file=sys.stderr)
         return 1
     except OSError as e:  # e.g. a full disk or a read-only --out-dir
-        print("vae.py: error: %s: %s" % (e.strerror or e, e.filename or ""), file=sys.stderr)
+        print("%s: error: %s: %s" % (who, e.strerror or e, e.filename or ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("vae.py: aborted; files already written are complete.", file=sys.stderr)
+        print("%s: aborted; files already written are complete." % who, file=sys.stderr)
         return 130
 
 

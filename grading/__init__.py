@@ -32,8 +32,11 @@ class NotGraded(GradingFailure):
 
 
 class PartialCredit(GradingFailure):
-    """A recognisable slip: the test earns its points minus `lost` (points.json's "slips")."""
+    """A recognisable slip: the test earns its points minus `lost`; or, given `slips` (names of
+    points.json's "slips" of its part), the part loses each slip's points once, over the tests that
+    report it, and only where its other tests passed (results.slip_losses)."""
 
-    def __init__(self, message, lost):
+    def __init__(self, message, lost=0.0, slips=()):
         super().__init__(message)
         self.lost = float(lost)
+        self.slips = list(slips)

@@ -71,6 +71,22 @@ class Case:
         return answers.Table(answers.entries_from_arrays(self.meta, self.arrays),
                              " (on %s)" % self.description if self.description else "")
 
+    def slips(self):
+        """{slip: output} of Figure 5's recognisable slips on this case (ADAM's: points.json's "slips")."""
+        return {k[len("slip."):]: v for k, v in self.arrays.items() if k.startswith("slip.")}
+
+    def slip_of(self, obtained):
+        """The one slip whose output obtained equals (nan where it has nan), or None."""
+        try:
+            obtained = np.asarray(obtained, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        for name, output in sorted(self.slips().items()):
+            if obtained.shape == output.shape and np.allclose(obtained, output, rtol=self.meta["rtol"],
+                                                              atol=self.meta["atol"], equal_nan=True):
+                return name
+        return None
+
     def mistakes(self):
         """[(name, hint, shape, fingerprint)] of the known wrong solutions for this case."""
         return [(name, m["hint"], tuple(m["shape"]), self.arrays["mistake." + name])

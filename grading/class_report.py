@@ -216,6 +216,8 @@ def write_report(json_dir, out_dir):
             extra = result["extra_data"]
             if extra.get("isolation") in (None, "none"):
                 reasons.append("graded without isolation")
+            for error in extra.get("import_errors") or []:
+                reasons.append(error)
             for test in result["tests"]:
                 if "needs a human look" in test["output"]:
                     reasons.append("Task %s: %s" % (test["number"], _first_line(test["output"].split(

@@ -4,6 +4,21 @@ student who changed one is graded as if they had not (and told so)."""
 import autograd.numpy as np
 
 GIVEN = ("sigmoid", "relu", "neural_net_predict")
+# The practical's arguments of each task function, and of the given ones.
+SIGNATURES = {
+    "sample_latent_variables_from_posterior": ("encoder_output",),
+    "bernoulli_log_prob": ("targets", "logits"),
+    "compute_KL": ("q_means_and_log_stds",),
+    "vae_lower_bound": ("gen_params", "rec_params", "data"),
+    "adam_init": ("params",),
+    "adam_step": ("params", "grad", "state", "alpha", "beta1", "beta2", "eps"),
+    "generate_from_prior": ("gen_params", "num_images"),
+    "reconstruct": ("gen_params", "rec_params", "images"),
+    "interpolate": ("gen_params", "rec_params", "image_a", "image_b", "num_points"),
+    "neural_net_predict": ("params", "inputs"),
+    "sigmoid": ("x",),
+    "relu": ("x",),
+}
 
 
 def sigmoid(x):

@@ -36,12 +36,11 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import make_vjp
 
-from grading import GradingFailure, PartialCredit, given, layout, results
+from grading import GradingFailure, NotGraded, PartialCredit, figure5, given, layout, results
 
 NUM_IMAGES, NUM_FRAMES = 25, 25
 PAIRS = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
 RTOL, ATOL = 1e-6, 1e-9
-FIGURE_5 = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 SUBSET = (192, 64)        # coordinates followed: random ones, and the smallest gradients of the first step
 FOLLOW = 12               # training steps given the bound's gradient; after them, a gradient of 0
 MAX_STEPS = 20000
@@ -194,11 +193,19 @@ class Run:
     """The observed run of a submission: the trace, the replayed noise, and what this grader
     recorded when it answered the bound (the training) and the sampler."""
 
-    def __init__(self, sub, what="the main block of vae.py"):
+    def __init__(self, sub, what="the main block of vae.py", fix_t=False):
         self.reset()
         self.test = layout.small_mnist(sub.root)["test"]
-        result = sub.observe(self.answer, what=what, restart=self.reset)
+        result = sub.observe(self.answer, what=what, restart=self.reset, fix_t=fix_t)
         self.read(result)
+        self.own, self.t_fixed = None, None
+        if not fix_t:
+            self.own = self.own_sign(sub)
+            if self.t_from_0():
+                # Figure 5 with t = 0 at its first update divides by 1 - beta1^0 = 0: every parameter
+                # is nan, and nothing after can be checked. A second run with t = 1 checks the rest.
+                self.t_fixed = Run(sub, what, fix_t=True)
+                self.t_fixed.own = self.own
 
     def reset(self):
         """What the grader saw of the run: nothing yet (and again, if a busy machine makes it run twice)."""
@@ -210,6 +217,8 @@ class Run:
         self.first = None        # ... and of the first: Task 3 runs on them if training broke the model
         self.after = []          # the networks of the bound's plain calls after the last step
         self.sampled = []        # (step count, encoder output row, z row) answered to the sampler
+        self.batches = []        # (nets, data, noise) of the first training steps: the submission's own bound
+        self.size = None         # how many parameters the training updates
 
     def read(self, result):
         """The worker's trace of the run (untrusted: only data of checked types is kept)."""
@@ -231,6 +240,10 @@ class Run:
                 except GradingFailure:
                     pass
         self.errors = [e for e in trace.get("errors") or [] if isinstance(e, dict)][:20]
+        state = trace.get("state") if isinstance(trace.get("state"), dict) else {}
+        self.state = {k: v for k, v in list(state.items())[:200] if isinstance(k, str) and isinstance(v, list) and (
+            (len(v) == 2 and v[0] == "number" and type(v[1]) is float) or
+            (len(v) == 4 and v[0] == "array" and type(v[1]) is int and type(v[2]) is bool and type(v[3]) is bool))}
         self.notes = [n for n in trace.get("notes") or [] if isinstance(n, str)][:20]
         self.end = trace.get("end") if isinstance(trace.get("end"), str) else "?"
         self.draws = self.replay(trace.get("draw_shapes") or [], trace.get("draw_calls") or [])
@@ -308,6 +321,8 @@ class Run:
             self.tokens.clear()
         if self.first is None:
             self.first = nets
+        if len(self.batches) < 2:
+            self.batches.append((nets, data, eps))
         self.tokens[token] = (question["step"], nets, gradient)
         self.training, self.after = nets, []
         return {"value": float(value), "token": token}
@@ -330,7 +345,7 @@ class Run:
         if isinstance(g, float) or np.ndim(g) == 0:   # ZERO
             g = np.zeros_like(x)
         if self.index is None:
-            self.index = choose(g)
+            self.index, self.size = choose(g), len(x)
         if len(self.steps) >= MAX_STEPS or self.index.max() >= len(x):
             return
         if self.steps and self.steps[-1][0] == step:
@@ -338,6 +353,49 @@ class Run:
             return
         self.steps.append([step, x[self.index], g[self.index]])
         self.cotangents.append(c)
+
+    # -- what the submission's own functions make of the objective, and ADAM's state
+
+    def own_sign(self, sub):
+        """+1 or -1: the sign of the submission's own vae_lower_bound against the practical's bound, on
+        two of the run's training batches (the same networks, images and noise); None when it is no
+        constant multiple of the bound, or cannot be called. Its training's objective is then that
+        sign times what the grader's answers made of it."""
+        factors = []
+        for nets, data, eps in self.batches[:2]:
+            with np.errstate(all="ignore"):
+                expected = plain_bound(nets, data, eps)
+            try:
+                value = sub.call("vae", "vae_lower_bound", *[[tuple(layer) for layer in net] for net in nets], data,
+                                 noise=eps, what="vae_lower_bound(gen_params, rec_params, data) on a training "
+                                                 "batch of the observed run").value
+                value = np.asarray(value, dtype=np.float64)
+            except NotGraded:
+                raise
+            except (GradingFailure, TypeError, ValueError):
+                return None
+            if value.size != 1 or not np.isfinite(value.item()) or not np.isfinite(expected) or expected == 0:
+                return None
+            factors.append(value.item() / expected)
+        if len(factors) < 2 or not np.isclose(factors[0], factors[1], rtol=1e-3, atol=0) or factors[0] == 0:
+            return None
+        return 1.0 if factors[0] > 0 else -1.0
+
+    def adam_state(self):
+        """(right, names): did the run set ADAM up as Figure 5 does before its first update, m and v
+        zeros of the parameters' size (two such arrays), and t, if it has one, 0 or 1 (t = 1 in the
+        handout, incremented after the update; t = 0 in Figure 5, incremented before)?"""
+        zeros = sorted(name for name, entry in self.state.items()
+                       if entry[0] == "array" and entry[1] == self.size and entry[2])
+        t = self.state.get("t")
+        t_right = t is None or (t[0] == "number" and t[1] in (0.0, 1.0))
+        return len(zeros) >= 2 and t_right, zeros
+
+    def t_from_0(self):
+        """t = 0 at the first training step, and every parameter not finite after the first update."""
+        t = self.state.get("t")
+        return t is not None and t[0] == "number" and t[1] == 0.0 and len(self.steps) >= 2 and \
+            not np.any(np.isfinite(self.steps[1][1]))
 
     # -- the replayed noise
 
@@ -411,7 +469,9 @@ class Run:
         lines = []
         for e in self.errors:
             calls = e.get("calls") if type(e.get("calls")) is int else 0
-            after = self.calls > 0 and calls >= self.calls
+            start = e.get("start_calls") if type(e.get("start_calls")) is int else calls
+            # A statement that began before the last gradient call is the training's (or before it).
+            after = self.calls > 0 and start >= self.calls
             if when is None or (when == "after") == after:
                 at = e.get("at") if isinstance(e.get("at"), str) and e.get("at") else "line %s" % e.get("line")
                 lines.append("the run raised %s: %s\n    at %s" % (str(e.get("type"))[:60], str(e.get("message"))[:200],
@@ -458,20 +518,6 @@ def choose(g):
 # ---------------------------------------------------------------------------
 # Task 2 from the steps: Figure 5
 
-def figure5_steps(g, alpha, beta1=0.9, beta2=0.999, eps=1e-8, t0=1, bias=True, eps_inside=False, sign=1.0):
-    """The updates Figure 5 makes from the gradients g (K, n): (K, n), for a variant of it."""
-    m, v, out, t = np.zeros(g.shape[1]), np.zeros(g.shape[1]), [], t0
-    with np.errstate(all="ignore"):
-        for gk in g:
-            m = beta1 * m + (1 - beta1) * gk
-            v = beta2 * v + (1 - beta2) * gk ** 2
-            mh, vh = (m / (1 - beta1 ** t), v / (1 - beta2 ** t)) if bias else (m, v)
-            step = alpha * mh / (np.sqrt(vh + eps) if eps_inside else np.sqrt(vh) + eps)
-            out.append(sign * step)
-            t += 1
-    return np.array(out)
-
-
 def _fit(observed, unit):
     """The one factor a with observed = a * unit on every coordinate, or None."""
     with np.errstate(all="ignore"):
@@ -488,9 +534,23 @@ def _agree(observed, predicted):
     return np.all(np.isclose(observed, predicted, rtol=1e-5, atol=1e-9 * scale), axis=-1)
 
 
+def _direction_text(sign, own):
+    """Why the step goes the wrong way, in the student's terms: what objective is, by their own bound."""
+    if own is not None and own < 0:
+        mine = ("your vae_lower_bound returns the negative of the bound (see Task 1.4), so objective, as you "
+                "wrote it, is the %s: the update must %s" % (("ELBO", "add alpha * m_hat / (sqrt(v_hat) + eps)")
+                                                            if sign > 0 else ("loss (-ELBO)", "go down")))
+        return "the step goes the wrong way: " + mine
+    if sign > 0:
+        return ("the step goes down the gradient: objective is the ELBO, which training maximises, so the update "
+                "adds alpha * m_hat / (sqrt(v_hat) + eps) (Figure 5 is written for a loss, which it minimises)")
+    return "the step goes up the gradient of objective, which is the loss here (-ELBO): it must go down"
+
+
 def adam_verdict(run):
-    """(start right, update right, message or None) for the observed ADAM: the steps the parameters
-    took against Figure 5 applied to the gradients the submission received."""
+    """(start, update, message) for the observed ADAM: the steps the parameters took against Figure 5
+    applied to the gradients the submission received. start (2.1) is True or False; update (2.2) is
+    True, False, or the list of its one slip (points.json's "slips") when everything else is Figure 5's."""
     if run.index is None:
         if run.calls:
             return False, False, (NEEDS_HUMAN + "the gradient function was called %d times, but never on "
@@ -506,9 +566,15 @@ def adam_verdict(run):
         x = np.vstack([x, final])
     observed = np.diff(x, axis=0)
     g = g[:len(observed)]
+    state, _ = run.adam_state()
     if not len(observed) or not np.any((observed != 0) | ~np.isfinite(observed)):
-        return False, False, ("the parameters never changed between the training steps (%d gradient calls): no "
-                              "ADAM update was made" % len(run.steps) + run.error_lines("training"))
+        # 2.1 from what the run set up before its update: m and v zeros, t from 1 (or 0).
+        calls = len(run.steps)
+        text = ("the parameters never changed between the training steps (%d gradient call%s): no ADAM update "
+                "was made" % (calls, "" if calls == 1 else "s"))
+        if state:
+            text += " (m and v were set up as zeros of the parameters' shape, and t, as Figure 5 starts)"
+        return state, False, text + run.error_lines("training")
     if run.library:
         return False, False, ("the training loop used %s: Task 2 asks for ADAM written out (Figure 5), not a "
                               "library's" % run.library[0])
@@ -516,45 +582,63 @@ def adam_verdict(run):
         return False, False, (NEEDS_HUMAN + "the run made one update only: one step cannot tell ADAM (its moments) "
                               "from a normalised gradient step; train for more than one batch"
                               + run.error_lines("training"))
-    sign = 1.0 if np.median(run.cotangents) > 0 else -1.0   # objective is the bound: ascent; the loss: descent
+    # objective is the bound (ascent) or the loss (descent): by what it made of the bound's gradient, and
+    # by the sign of the submission's own vae_lower_bound (a negated one makes objective the loss).
+    sign = (1.0 if np.median(run.cotangents) > 0 else -1.0) * (run.own if run.own is not None else 1.0)
     lr = run.learning_rate()
-    unit = figure5_steps(g, 1.0, sign=sign)
-    alpha = _fit(observed, unit)
-    if alpha is not None and alpha > 0:
-        others = [(name, a) for name, u in (("plain SGD (alpha * g)", sign * g), ("sign descent (alpha * sign(g))",
-                                                                                  sign * np.sign(g)))
-                  for a in [_fit(observed, u)] if a is not None]
-        if others:
-            return False, False, (NEEDS_HUMAN + "the %d step(s) observed fit Figure 5 but also %s: they cannot tell "
-                                  "ADAM apart (train for more steps)" % (len(observed), others[0][0]))
-        return True, True, None
+
+    def explained(unit):
+        """Only Figure 5 (or its variant, unit) explains the steps, at some step size: "yes", "no", or
+        the name of a simpler rule that explains them as well."""
+        alpha = _fit(observed, unit)
+        if alpha is None or alpha <= 0:
+            return "no"
+        for name, u in (("plain SGD (alpha * g)", sign * g), ("sign descent (alpha * sign(g))", sign * np.sign(g))):
+            if _fit(observed, u) is not None:
+                return name
+        return "yes"
+    candidates = [(None, figure5.steps(g, 1.0, sign=sign)),
+                  ("wrong_direction", figure5.steps(g, 1.0, sign=-sign)),
+                  ("no_bias_correction", figure5.steps(g, 1.0, bias=False, sign=sign)),
+                  ("eps_inside_sqrt", figure5.steps(g, 1.0, eps_inside=True, sign=sign)),
+                  ("t_ahead", figure5.steps(g, 1.0, t0=2, sign=sign))]
+    for name, unit in candidates:
+        verdict = explained(unit)
+        if verdict == "no":
+            continue
+        if verdict != "yes":
+            return state, False, (NEEDS_HUMAN + "the %d step(s) observed fit Figure 5%s but also %s: they cannot "
+                                  "tell ADAM apart (train for more steps)"
+                                  % (len(observed), "" if name is None else " with a slip", verdict))
+        if name is None:
+            return True, True, None
+        if name == "t_ahead":   # t's start is 2.1's; the updates are Figure 5's
+            return False, True, ("t looks one step ahead: Figure 5's first update has t = 1 (t starts at 1 in the "
+                                 "handout, and is incremented after each update)")
+        text = _direction_text(sign, run.own) if name == "wrong_direction" else figure5.SLIPS[name]
+        return True, [name], "the updates are Figure 5's but for one slip: " + text
+    if not np.all(np.isfinite(x[1:])):
+        if run.t_fixed is not None:
+            _, update, message = adam_verdict(run.t_fixed)
+            text = ("t starts at 0 and is incremented after the update: the first update divides by "
+                    "1 - beta1^0 = 0, and every parameter became nan. Figure 5's first update has t = 1 (t = 1 "
+                    "in the handout; or t = 0 incremented before the update)")
+            checked = ("the updates, checked in a second run with t = 1, %s" %
+                       ("are Figure 5's" if update is True else "%s" % message))
+            return False, update, text + "\n  " + checked
+        return False, False, ("the parameters became nan or infinite after the first update: does t start at 0 "
+                              "(1 - beta1^0 = 0)? Figure 5's first update has t = 1; nothing after it can be "
+                              "checked" + run.error_lines("training"))
+    unit = candidates[0][1]
     right = _agree(observed, lr * unit)
     first = int(np.argmin(right)) if not right.all() else 0
-    variants = [
-        ("no bias correction: Figure 5 divides m by (1 - beta1^t) and v by (1 - beta2^t)", True, False,
-         figure5_steps(g, lr, bias=False, sign=sign)),
-        ("eps is added inside the square root: Figure 5 adds it outside, sqrt(v_hat) + eps", True, False,
-         figure5_steps(g, lr, eps_inside=True, sign=sign)),
-        ("t looks one step ahead: Figure 5's first update has t = 1 (t starts at 1 in the handout, and "
-         "is incremented after each update)", False, True, figure5_steps(g, lr, t0=2, sign=sign)),
-        ("the step goes down the gradient: objective is the ELBO, which training maximises, so the update "
-         "adds alpha * m_hat / (sqrt(v_hat) + eps)" if sign > 0 else
-         "the step goes up the gradient of objective, which is the loss here (-ELBO): it must go down",
-         True, False, figure5_steps(g, lr, sign=-sign)),
-    ]
-    hint = next(((text, start, update) for text, start, update, predicted in variants
-                 if _agree(observed, predicted).all()), None)
-    if hint is None and not np.all(np.isfinite(x[1:])):
-        hint = ("the parameters became nan or infinite after the first update: does t start at 0 "
-                "(1 - beta1^0 = 0)? Figure 5's first update has t = 1; nothing after it can be checked",
-                False, False)
-    start = bool(right[0]) if hint is None else hint[1]
     text = ("the update after training step %d departs from Figure 5 (beta1 0.9, beta2 0.999, eps 1e-8, "
             "learning rate %g): coordinate values %s, expected %s"
             % (first + 1, lr, _fmt(observed[first]), _fmt(lr * unit[first])))
-    if hint:
-        text += "\n  hint: " + hint[0]
-    return bool(start), False if hint is None else bool(hint[2]), text + run.error_lines("training")
+    if run.own is not None and run.own < 0:
+        text += ("\n  note: your vae_lower_bound returns the negative of the bound (Task 1.4), so objective is "
+                 "judged as the loss it is")
+    return bool(right[0]), False, text + run.error_lines("training")
 
 
 def _final_parameters(run, last):
@@ -633,6 +717,13 @@ def _score(part, found_slips, base=None, extra=""):
     lost = maximum - base + lost if base is not None else lost
     raise PartialCredit("\n  ".join([extra] + ["slip: %s (-%g points)" % (SLIP_TEXT[name], table.get(name, 0))
                                               for name in found_slips]).strip("\n "), min(maximum, lost))
+
+
+def score_slips(part, found, text):
+    """PartialCredit for the slips found (each costs points.json's points once), with text."""
+    table = slips(part)
+    lost = sum(table.get(name, 0) for name in found)
+    raise PartialCredit("%s (-%g points)" % (text, lost), lost)
 
 
 SLIP_TEXT = {

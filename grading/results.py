@@ -46,6 +46,30 @@ def load_points(path=POINTS_FILE):
     return table
 
 
+def slip_losses(entries, table):
+    """{index: points lost} for the entries (dicts with "part", "points", "status" and, for a slip,
+    "slips") that report slips: a part loses the points of each distinct slip its tests report once,
+    spread over those tests in order; where another test of the part failed outright, the slip's tests
+    earn nothing (a slip counts only where everything else is right)."""
+    lost = {}
+    parts = {}
+    for i, entry in enumerate(entries):
+        if entry.get("part") is not None:
+            parts.setdefault(entry["part"]["part"], []).append(i)
+    for part, indices in parts.items():
+        reporting = [i for i in indices if entries[i]["status"] == "partial" and entries[i].get("slips")]
+        if not reporting:
+            continue
+        clean = all(entries[i]["status"] in ("passed", "skipped", "not run") or i in reporting for i in indices)
+        costs = table.get("slips", {}).get(part, {})
+        names = list(dict.fromkeys(name for i in reporting for name in entries[i]["slips"]))
+        remaining = sum(costs.get(name, 0) for name in names) if clean else float("inf")
+        for i in reporting:
+            lost[i] = min(entries[i]["points"], remaining)
+            remaining -= lost[i]
+    return lost
+
+
 def points_markdown(table=None):
     """The points table as Markdown, for READMEs."""
     table = table or load_points()
@@ -97,6 +121,7 @@ class Grading:
         self.items = {}       # test id -> record
         self.collected_tests = set()
         self.problems_source = lambda: []
+        self.import_errors_source = lambda: []   # the submission does not run as handed in: why
         self.isolation, self.isolation_note = None, ""
         self.formats = {}     # part -> "functions" or "observed"
         self.started = time.time()
@@ -120,19 +145,25 @@ class Grading:
         """Did this run select only some of the tests that grade this submission (-k, one file)?"""
         return any(t not in self.collected_tests for part in self.table["parts"] for t in self.active_tests(part))
 
-    def record(self, nodeid, status, message, lost=None):
-        """status: passed, failed, error, skipped, partial (a slip: the test's points minus lost), or
-        not graded (the grader could not do its job: the whole run is then incomplete)."""
+    def record(self, nodeid, status, message, lost=None, slips=()):
+        """status: passed, failed, error, skipped, partial (a slip: the test's points minus lost, or
+        its share of its part's slips, slip_losses), or not graded (the grader could not do its job:
+        the whole run is then incomplete)."""
         entry = self.items.get(nodeid)
         if entry is None or entry["status"] in ("failed", "error", "partial", "not graded"):
             return      # keep the first failure (a teardown error after a failed call)
         entry["status"], entry["message"] = status, message
         if status == "partial":
-            entry["lost"] = min(entry["points"], max(0.0, float(lost)))
+            entry["lost"] = min(entry["points"], max(0.0, float(lost or 0.0)))
+            entry["slips"] = list(slips)
         if time.time() - self.written > 1.0:   # and at the end: a crash loses a second at most
             self.write_json()
 
     def score(self, entry):
+        if entry["status"] == "partial" and entry.get("slips"):
+            entries = list(self.items.values())
+            index = next(i for i, e in enumerate(entries) if e is entry)
+            return entry["points"] - slip_losses(entries, self.table).get(index, entry["points"])
         if entry["status"] == "partial":
             return entry["points"] - entry["lost"]
         return entry["points"] if entry["status"] == "passed" else 0.0
@@ -201,6 +232,8 @@ class Grading:
         if observed:
             lines.append("graded by watching the main block run (original handout's layout): Task %s"
                          % ", ".join(observed))
+        for error in self.import_errors_source():
+            lines.append("WARNING: " + error.splitlines()[0])
         for problem in self.problems():
             lines.append("problem: " + problem.splitlines()[0])
         for why in self.not_graded():
@@ -243,6 +276,8 @@ class Grading:
             "tests": tests,
             "extra_data": {"submission": str(self.submission_dir), "parts": parts,
                            "max_score": self.table["total"], "problems": self.problems(),
+                           "runs_as_handed_in": not self.import_errors_source(),
+                           "import_errors": list(self.import_errors_source()),
                            "isolation": self.isolation, "isolation_note": self.isolation_note,
                            "format": self.format_name(), "formats": dict(self.formats),
                            "not_graded": not_graded, "complete": self.complete and not not_graded},

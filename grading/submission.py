@@ -19,7 +19,7 @@ import secrets
 import time
 from pathlib import Path
 
-from grading import GradingFailure, NotGraded, protocol, sandbox
+from grading import GradingFailure, NotGraded, given, protocol, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.py, plotting.py, ...
 JOB_TIMEOUT = 10.0       # seconds of the worker's CPU time for one call
@@ -155,6 +155,8 @@ class Submission:
         self.problems = []          # one line each, for summaries and grade_all
         self.refused = []           # files of the submission not copied (links, ...)
         self.optional = set()       # modules whose absence is no problem (adam, when Task 2 is observed)
+        self.import_errors = []     # statements of vae.py or adam.py that failed when imported: the file does
+                                    # not run as handed in (the rest of it was graded)
         self._jail = None
         self._proc = None
 
@@ -237,6 +239,8 @@ class Submission:
                     lines = warnings.get(module) if isinstance(warnings, dict) else None
                     for line in (lines if isinstance(lines, list) else [])[:10]:
                         self._note(_text(line)[:600])
+                        if _text(line)[:600] not in self.import_errors:
+                            self.import_errors.append(_text(line)[:600])
                 return
             elif kind == "crash" and current is None:
                 self._kill()
@@ -452,6 +456,9 @@ class Submission:
             raise GradingFailure("%s: its process sent the grader a malformed reply (%s) and was stopped"
                                  % (what, e))
         self._notes(reply)
+        extra = _extra(reply)
+        if extra and reply.get("ok") is True:
+            self._note("note: " + signature_message(what.split("(")[0].split()[-1], extra[1], unused=extra[0]))
         if not isinstance(reply, dict) or reply.get("type") != "reply":
             self._kill()
             if isinstance(reply, dict) and reply.get("type") == "crash":
@@ -485,15 +492,17 @@ class Submission:
                              "standins": standins},
                             what or "%s()" % function, timeout, answer=answer)
 
-    def observe(self, answer, what="the main block of vae.py", timeout=None, allowance=OBSERVE_CPU, restart=None):
+    def observe(self, answer, what="the main block of vae.py", timeout=None, allowance=OBSERVE_CPU, restart=None,
+                fix_t=False):
         """Run vae.py's script observed (its main block, or its module-level code), statement by
         statement, with a CPU-time allowance: Result.value is the trace (see grading/observe.py);
-        the stand-ins' calls (Task 1's functions) go to answer."""
+        the stand-ins' calls (Task 1's functions) go to answer. fix_t: a t of 0 at the first training
+        step becomes 1 (a second run, to check the updates after a t that started at 0)."""
         from grading import layout
         timeout = allowance + 10 if timeout is None else timeout   # the worker stops itself at allowance
         names = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound")
         return self.request({"op": "observe", "module": "vae", "seed": layout.SEED, "allowance": allowance,
-                             "callbacks": 100000, "standins": standins(*names)},
+                             "callbacks": 100000, "standins": standins(*names), "fix_t": bool(fix_t)},
                             what, timeout, answer=answer, restart=restart)
 
     def grad(self, module, function, args, argnum=0, weights=None, noise=None, seed=0, what=None, timeout=None,
@@ -507,30 +516,35 @@ class Submission:
                             what or "the gradient of %s()" % function, timeout, hint, answer)
 
 
-# The practical's arguments of each task function (and of the given ones).
-SIGNATURES = {
-    "sample_latent_variables_from_posterior": ("encoder_output",),
-    "bernoulli_log_prob": ("targets", "logits"),
-    "compute_KL": ("q_means_and_log_stds",),
-    "vae_lower_bound": ("gen_params", "rec_params", "data"),
-    "adam_init": ("params",),
-    "adam_step": ("params", "grad", "state", "alpha", "beta1", "beta2", "eps"),
-    "generate_from_prior": ("gen_params", "num_images"),
-    "reconstruct": ("gen_params", "rec_params", "images"),
-    "interpolate": ("gen_params", "rec_params", "image_a", "image_b", "num_points"),
-    "neural_net_predict": ("params", "inputs"),
-    "sigmoid": ("x",),
-    "relu": ("x",),
-}
-
-
-def signature_message(function, parameters):
-    practical = SIGNATURES.get(function)
-    if practical is None:
+def _extra(reply):
+    """(extra parameters given a placeholder, the function's parameters) of a reply, or None."""
+    extra = reply.get("extra") if isinstance(reply, dict) else None
+    if not isinstance(extra, dict):
         return None
+    names, parameters = extra.get("names"), extra.get("parameters")
+    if not (isinstance(names, list) and isinstance(parameters, list)):
+        return None
+    return [n for n in names if isinstance(n, str)][:10], [p for p in parameters if isinstance(p, str)][:20]
+
+
+def signature_message(function, parameters, unused=(), used=()):
+    """What differs from the practical's signature, and what the grading did about it: extra
+    parameters given a placeholder that the body never used (unused), or used (the value depends
+    on them)."""
+    practical = given.SIGNATURES.get(function)
+    if practical is None:
+        return "%s takes other arguments (%s) than the grading gives it" % (function, ", ".join(parameters))
     text = "%s takes (%s) in the practical; yours is (%s)" % (function, ", ".join(practical), ", ".join(parameters))
     extra = [p for p in parameters[len(practical):]] if len(parameters) > len(practical) else []
-    if extra:
+    if used:
+        text += ": its value depends on %s, which the practical's does not have, so it cannot be graded" % (
+            ", ".join(used))
+    elif unused:
+        one = len(unused) == 1
+        text += (": %s, which the practical's does not have, %s never used, so it was graded without %s and lost "
+                 "nothing for it (points.json, signatures)" % (", ".join(unused), "is" if one else "are",
+                                                                "it" if one else "them"))
+    elif extra:
         text += ": it also needs %s" % ", ".join(extra)
     elif len(parameters) < len(practical):
         text += ": it lacks %s" % ", ".join(practical[len(parameters):])
@@ -544,8 +558,12 @@ def describe_error(what, reply, memory=sandbox.DEFAULT_MEMORY, gradient_hint=Non
     parameters = [p for p in error.get("parameters") or [] if isinstance(p, str)] \
         if isinstance(error.get("parameters"), list) else []
     function = what.split("(")[0].split()[-1] if what else ""
-    if kind == "SignatureError" and signature_message(function, parameters):
+    extra = _extra(reply)
+    if kind == "SignatureError":
         text, where = "%s: %s" % (what, signature_message(function, parameters)), ""
+    elif extra and extra[0] and (kind == "ExtraArgumentUsed" or (kind == "TypeError" and "Unused" in message)):
+        used = [message] if kind == "ExtraArgumentUsed" and message in extra[0] else extra[0]
+        text = "%s: %s" % (what, signature_message(function, extra[1], used=used))
     elif kind == "GradingFailure":
         text = "%s: %s" % (what, message)
     elif error.get("phase") == "gradient":

@@ -273,8 +273,8 @@ def load_file(name, path, submission):
 
         def record(node, exc, folder):
             at = where(exc.__traceback__, folder) or "%s.py, line %d" % (name, node.lineno)
-            errors.append("%s.py, line %d: %s: %s (the rest of %s.py was still run)\n  at %s"
-                          % (name, node.lineno, type(exc).__name__, str(exc)[:300], name, at))
+            errors.append("%s.py does not run as handed in: line %d raised %s: %s (the grading ran the rest of "
+                          "it)\n  at %s" % (name, node.lineno, type(exc).__name__, str(exc)[:300], at))
         OBSERVATION.defer = name == "vae"
         try:
             end = run_statements(tree.body, vars(module), path, future_flags(tree), submission, record=record,
@@ -359,6 +359,10 @@ class Observation:
         self.last = {}        # ... and of the last
         self.library = []     # optimisers of autograd.misc.optimizers the run called
         self.checked = {}     # id of a network's first weights -> (the network, usable or not)
+        self.namespace = None   # the run's namespace (its variables: ADAM's state, for the grader)
+        self.state = None       # its variables at the first training step, before any update
+        self.fix_t = False      # a second run: t = 0 at the first step becomes t = 1 (Figure 5's first update)
+        self.statement_calls = 0   # gradient calls before the current top-level statement began
 
     def gradient(self, fun, argnum=0, with_value=False):
         """A stand-in for autograd's grad(fun) (or value_and_grad) that counts its calls: the
@@ -370,6 +374,8 @@ class Observation:
             if observation.defer:
                 raise Deferred()
             observation.calls += 1
+            if observation.calls == 1 and observation.namespace is not None:
+                observation.first_step(observation.namespace)
             observation.in_gradient += 1
             try:
                 value, g = differentiate(*args, **kwargs)
@@ -377,6 +383,15 @@ class Observation:
                 observation.in_gradient -= 1
             return (value, g) if with_value else g
         return observed
+
+    def first_step(self, namespace):
+        """At the first gradient call, before any update: what the run set up (ADAM's m, v and t are
+        among its variables), as sizes, zero flags and numbers. With fix_t, a t of 0 becomes 1."""
+        self.state = variables(namespace)
+        if self.fix_t and type(namespace.get("t")) is int and namespace["t"] == 0:
+            namespace["t"] = 1
+            note("this second run set t = 1 where the script had t = 0 at the first update, to check the "
+                 "updates that follow")
 
     def save(self, images, file_name, *args, **kwargs):
         if len(self.saves) < self.MAX_SAVES:
@@ -459,7 +474,25 @@ class Observation:
                 "variables": self.variables,
                 "draw_shapes": [list(s) for _, s in NOISE.draws[:self.MAX_DRAWS]],
                 "draw_calls": NOISE.phases[:self.MAX_DRAWS],
-                "errors": self.errors[:20], "notes": list(NOTES), "end": self.end, "library": self.library[:4]}
+                "errors": self.errors[:20], "notes": list(NOTES), "end": self.end, "library": self.library[:4],
+                "state": self.state}
+
+
+def variables(namespace, arrays=True, limit=200):
+    """The run's numbers (and arrays), as plain data: {name: ["number", value]} or
+    {name: ["array", size, all zeros, all finite]}."""
+    out = {}
+    for name, value in list(namespace.items()):
+        if len(out) >= limit:
+            break
+        if name.startswith("_") or isinstance(value, (types.ModuleType, types.FunctionType, type)):
+            continue
+        value = unbox(value)
+        if type(value) in (int, float) or isinstance(value, (np.integer, np.floating)):
+            out[name] = ["number", float(value)]
+        elif arrays and isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size:
+            out[name] = ["array", int(value.size), bool(not np.any(value)), bool(np.all(np.isfinite(value)))]
+    return out
 
 
 def _same_network(a, b):
@@ -580,6 +613,7 @@ def run_statements(nodes, namespace, path, flags, submission, after=None, allowa
         for node in nodes:
             if deferred and not isinstance(node, DEFINITIONS):
                 continue
+            OBSERVATION.statement_calls = OBSERVATION.calls
             try:
                 code = compile(ast.Module(body=[node], type_ignores=[]), path, "exec", flags=flags, dont_inherit=True)
                 exec(code, namespace)
@@ -613,8 +647,10 @@ def error_record(node, exc, submission):
     """What the grader is told of an error: the statement's line, the innermost line of the
     submission in the traceback, the exception, and how far the run had got."""
     at = where(exc.__traceback__, submission)
+    numbers = {k: v[1] for k, v in variables(OBSERVATION.namespace or {}, arrays=False).items()}
     return {"line": int(getattr(node, "lineno", 0)), "at": at or "", "type": type(exc).__name__,
-            "message": str(exc)[:300], "calls": OBSERVATION.calls, "saves": len(OBSERVATION.saves)}
+            "message": str(exc)[:300], "calls": OBSERVATION.calls, "saves": len(OBSERVATION.saves),
+            "start_calls": OBSERVATION.statement_calls, "numbers": numbers}
 
 
 def observed_statements(path, module_level):
@@ -635,13 +671,6 @@ def observed_statements(path, module_level):
 # Stand-ins: for one call, a function of the submission's module replaced by the handout's
 # given code, or by a stand-in whose every call (and gradient) the grader answers
 
-# The practical's arguments of the functions that stand-ins replace.
-PRACTICAL = {"sigmoid": ("x",), "relu": ("x",), "neural_net_predict": ("params", "inputs"),
-             "sample_latent_variables_from_posterior": ("encoder_output",),
-             "bernoulli_log_prob": ("targets", "logits"), "compute_KL": ("q_means_and_log_stds",),
-             "vae_lower_bound": ("gen_params", "rec_params", "data")}
-
-
 def practical_call(names, args, kwargs):
     """args and kwargs as the practical's positional arguments, or None if they do not fit them."""
     if len(args) > len(names) or set(kwargs) - set(names[len(args):]):
@@ -658,7 +687,7 @@ def tolerant(name, ours, own):
     """ours for every call with the practical's arguments; the submission's own definition for a
     call it changed the function for (an extra argument such as normalize=): such a call must not
     crash, and the grader judges what comes of it with the practical's maths."""
-    names = PRACTICAL.get(name)
+    names = given.SIGNATURES.get(name)
 
     def call(*args, **kwargs):
         values = practical_call(names, args, kwargs) if names else None
@@ -732,19 +761,68 @@ class SignatureError(TypeError):
     """The function cannot be called with the practical's arguments."""
 
 
+class ExtraArgumentUsed(TypeError):
+    """A function with a parameter the practical's does not have used it: its value depends on it."""
+
+
+class Unused:
+    """What an extra parameter (one the practical's function does not have, with no default) gets:
+    any use of it raises ExtraArgumentUsed, so that a function that never reads it is judged on its
+    work, and one whose value depends on it says so."""
+    __array_ufunc__ = None      # numpy's operators hand it back to Python, which calls the methods below
+
+    def __init__(self, name):
+        object.__setattr__(self, "_name", name)
+
+    def _used(self, *args, **kwargs):
+        raise ExtraArgumentUsed(object.__getattribute__(self, "_name"))
+
+    def __getattr__(self, attribute):
+        raise ExtraArgumentUsed(object.__getattribute__(self, "_name"))
+
+    def __repr__(self):
+        return "<the extra argument %s>" % object.__getattribute__(self, "_name")
+
+
+for _name in ("add radd sub rsub mul rmul truediv rtruediv floordiv rfloordiv pow rpow matmul rmatmul mod neg pos "
+              "abs lt le gt ge eq ne bool int float index len iter getitem setitem contains array call").split():
+    setattr(Unused, "__%s__" % _name, Unused._used)
+Unused.__hash__ = object.__hash__
+
+
 def check_signature(function, args, kwargs):
+    """kwargs, with a placeholder (Unused) for each parameter the practical's call leaves without a
+    value after its own; SignatureError if the call cannot be made."""
     import inspect
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
-        return
+        return kwargs
     try:
         signature.bind(*args, **kwargs)
+        return kwargs
     except TypeError as e:
+        names = [p.name for p in signature.parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         error = SignatureError(str(e))
-        error.parameters = [p.name for p in signature.parameters.values()
-                            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        error.parameters = names
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
         raise error
+    missing = [p for p in signature.parameters.values() if p.name not in bound.arguments and
+               p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    # Only parameters after the practical's: one of its own left without a value means the call
+    # bound the arguments to the wrong names.
+    if not missing or any(p.kind == p.POSITIONAL_ONLY or p.name in given.SIGNATURES.get(function.__name__, ())
+                          for p in missing):
+        raise error
+    EXTRA[:] = [p.name for p in missing]
+    EXTRA.append(names)
+    return dict(kwargs, **{p.name: Unused(p.name) for p in missing})
+
+
+EXTRA = []   # this call's extra parameters given a placeholder, then the function's parameter names
 
 
 def same_values(a, b):
@@ -950,7 +1028,7 @@ class Worker:
             return self.observe(request, standins)
         function = self.function(request["module"], request["function"])
         args, kwargs = list(request.get("args") or []), dict(request.get("kwargs") or {})
-        check_signature(function, args, kwargs)
+        kwargs = check_signature(function, args, kwargs)
         if op == "call":
             repeat = request.get("repeat", 1)
             if repeat == 1:
@@ -984,6 +1062,7 @@ class Worker:
         namespace = vars(module)
         before = dict(namespace)
         namespace["__name__"] = "__main__"
+        OBSERVATION.namespace, OBSERVATION.fix_t = namespace, request.get("fix_t") is True
 
         def record(node, exc, folder):
             OBSERVATION.errors.append(error_record(node, exc, folder))
@@ -1030,7 +1109,7 @@ class Worker:
             self.request_id = request.get("id")
             reply = {"type": "reply", "ok": True, "id": self.request_id}
             self.callbacks, self.callback_limit = 0, 2000
-            del NOTES[:]
+            del NOTES[:], EXTRA[:]
             try:
                 with StandIns(self, request.get("standins")) as standins:
                     reply.update(self.handle(request, standins))
@@ -1039,6 +1118,8 @@ class Worker:
                     "type": type(e).__name__, "message": str(e)[:1500], "phase": getattr(e, "phase", "call"),
                     "parameters": [str(p) for p in getattr(e, "parameters", [])][:20],
                     "where": None if isinstance(e, GradingFailure) else where(e.__traceback__, self.submission)}}
+            if EXTRA:
+                reply["extra"] = {"names": EXTRA[:-1][:10], "parameters": EXTRA[-1][:20]}
             reply.update(output=self.writer.text(), printed=self.writer.total, draws=NOISE.draws[:50],
                          drawn=int(sum(int(np.prod(s)) for _, s in NOISE.draws)),
                          overdrawn=NOISE.overdrawn, unused=NOISE.unused(), notes=list(NOTES))

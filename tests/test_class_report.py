@@ -1,5 +1,6 @@
 """The class report (grading/class_report.py), written by grade_all --report for a generated class
-of 12: two copies of the reference (one with its names changed and its formatting redone), two
+of 12: two copies of the reference (one with its names changed and its formatting redone, and an
+import of a module not handed in), two
 handouts, mutants (tools/mutants.py), a script on the original handout with a slip, and a file
 that does not compile."""
 import ast
@@ -35,7 +36,8 @@ def report(tmp_path_factory):
         (folder / name).mkdir(parents=True)
         shutil.copy(ROOT / "adam.py", folder / name)
     shutil.copy(ROOT / "vae.py", folder / "ana")
-    (folder / "ben" / "vae.py").write_text(renamed((ROOT / "vae.py").read_text()))
+    # ben's also imports a module of his that he did not hand in: full marks, yet it does not run as handed in
+    (folder / "ben" / "vae.py").write_text("import my_utils\n" + renamed((ROOT / "vae.py").read_text()))
     handout = make_handout.write_handout(base / "handout", check_leaks=False)
     for name in ("cleo", "dan"):
         (folder / name).mkdir()
@@ -78,6 +80,8 @@ def test_what_needs_a_human_look_is_listed(report):
     human = page.split("<h2>Needs a human look</h2>")[1].split("</table>")[0]
     assert "olga" in human and "partial credit" in human   # the logits slip: 6 of 10
     assert "ana" not in human
+    ben = human.split("<td>ben</td>")[1].split("</tr>")[0]
+    assert "does not run as handed in" in ben and "my_utils" in ben
 
 
 def test_near_identical_code_is_flagged_not_the_stubs(report):

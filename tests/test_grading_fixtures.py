@@ -28,10 +28,11 @@ build = importlib.util.module_from_spec(_spec)   # tests/fixtures/build.py ("bui
 _spec.loader.exec_module(build)
 
 # The default run grades a few of each family, within the quick suite's time (an observed run
-# takes 6-20 s): a one-epoch run, a forged optimiser, the initial networks handed in as trained,
-# and the forgeries in this project's layout (a second each). --full grades them all.
+# takes 6-20 s): a one-epoch run, a sign error compensated (charged once), a first update that
+# crashes, a forged optimiser, the initial networks handed in as trained, and the forgeries in
+# this project's layout (a second each). --full grades them all.
 DEFAULT = {
-    "honest/one_epoch",
+    "honest/one_epoch", "honest/negated_bound_descent", "honest/first_update_crashes",
     "forged/sign_sgd", "forged/initial_networks_one_epoch", "forged/nan_sampler",
     "forged/kl_sum_of_squares", "forged/elbo_any_function", "forged/generate_ignores_decoder",
 }

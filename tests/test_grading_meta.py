@@ -65,14 +65,10 @@ def grading_tests():
     return tests
 
 
-def run_part(sub, ref, function):
-    """Run the grading tests of one task function directly; [(test id, points, message)] of failures."""
-    return [f for f in run_tests(sub, ref, TABLE["by_function"][function]["tests"]) if f[1] is not None]
-
-
 def run_tests(sub, ref, names, observed=None):
-    """Run the named grading tests directly; [(test id, points lost or None for a check, message)] of
-    failures (a slip loses part of a test's points). observed: a function giving the observed run (grading.observe.Run) when a test needs it."""
+    """Run the named grading tests directly; [(test id, points lost or None for a check, message, slips)]
+    of failures (a slip loses part of a test's points, or its part's slips theirs: scores_of). observed: a
+    function giving the observed run (grading.observe.Run) when a test needs it."""
     failures = []
     tests = grading_tests()
     for name in names:
@@ -89,8 +85,9 @@ def run_tests(sub, ref, names, observed=None):
                 fn(**{k: v for k, v in kwargs.items() if k in wanted})
             except GradingFailure as e:
                 share = None if points is None else points / len(cases_)
-                lost = share if share is None or not isinstance(e, PartialCredit) else min(share, e.lost)
-                failures.append(("%s[%s]" % (name, case[1]) if case else name, lost, str(e)))
+                slips = e.slips if isinstance(e, PartialCredit) else []
+                lost = share if share is None or not isinstance(e, PartialCredit) or slips else min(share, e.lost)
+                failures.append(("%s[%s]" % (name, case[1]) if case else name, lost, str(e), slips))
     return failures
 
 
@@ -122,7 +119,7 @@ def grade(folder, ref, private=(), parts=None, graded=None, **kwargs):
         again = [scores_of(run_tests(sub, other, part_tests(parts, formats), observed), parts) for other in private]
     finally:
         sub.close()
-    return scores_of(failures, graded), "\n".join(message for _, _, message in failures), problems, again
+    return scores_of(failures, graded), "\n".join(f[2] for f in failures), problems, again
 
 
 def part_tests(parts=None, formats=None):
@@ -131,11 +128,15 @@ def part_tests(parts=None, formats=None):
 
 
 def scores_of(failures, parts=None):
+    """{part: points} from the failures (the tests not listed passed); slips as results.slip_losses."""
+    entries = [{"part": TABLE["by_test"][test.split("[")[0]][0], "points": points, "slips": slips,
+                "status": "partial" if slips else "failed"}
+               for test, points, _, slips in failures if points is not None]
+    charged = results.slip_losses(entries, TABLE)
     lost = {}
-    for test, points, _ in failures:
-        if points is not None:
-            part = TABLE["by_test"][test.split("[")[0]][0]["part"]
-            lost[part] = lost.get(part, 0) + points
+    for i, entry in enumerate(entries):
+        part = entry["part"]["part"]
+        lost[part] = lost.get(part, 0) + (charged[i] if entry["slips"] else entry["points"])
     return {p["part"]: round(p["points"] - lost.get(p["part"], 0), 6) for p in TABLE["parts"]
             if parts is None or p["part"] in parts}
 

@@ -218,3 +218,38 @@ def test_a_hostile_notebook_gains_nothing_and_leaves_nothing(tmp_path):
     assert result["score"] == 100 and result["extra_data"]["complete"] is True, result["output"]
     assert result["extra_data"]["format"] == "original", result["output"]
     assert any("BlockingIOError" in p for p in result["extra_data"]["problems"]), result["extra_data"]["problems"]
+
+
+# ---------------------------------------------------------------------------
+# The training cell, as a notebook student meets it
+
+def test_the_training_cell_speaks_the_notebooks_terms_and_never_continues_a_stale_checkpoint(tmp_path):
+    """In a real kernel: a model trained, then a Task 1 function changed and the cell run again: it
+    says which function changed and trains nothing (no silent continuation of a model trained
+    with the old one); fresh=True trains again, keeping the old checkpoint. Every message is in
+    the notebook's terms (train(...), never vae.py's command line), Task 3's skipped figures
+    included."""
+    from nbclient import NotebookClient
+    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    functions = dict(make_handout.function_sources((ROOT / "vae.py").read_text()),
+                     **make_handout.function_sources((ROOT / "adam.py").read_text()))
+    tasks = "\n\n".join(functions[name] for name in ("sample_latent_variables_from_posterior", "bernoulli_log_prob",
+                                                     "compute_KL", "vae_lower_bound", "adam_init", "adam_step"))
+    quick = "epochs=1, num_train=600, iwae_samples=0, quiet=True"
+    cells = ["import autograd.numpy as np\nimport autograd.numpy.random as npr\n"
+             "from vae import *  # the given code, as the notebook's given cell has it\n"
+             "from vae_notebook import train\n\n" + tasks,
+             "first = train(%s)\nprint('FIRST', first[0] is not None)" % quick,
+             functions["compute_KL"].replace("0.5 * ", "") + "\n\nsecond = train(%s)\nprint('SECOND', second)" % quick,
+             "third = train(fresh=True, %s)\nprint('THIRD', third[0] is not None)" % quick]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(handout)}}).execute()
+    printed = ["".join(o.get("text", "") for o in cell.get("outputs", [])) for cell in nb.cells]
+    assert "FIRST True" in printed[1], printed[1]
+    assert "other versions of compute_KL" in printed[2] and "train(fresh=True" in printed[2], printed[2]
+    assert "SECOND (None, None)" in printed[2] and "epoch   2" not in printed[2], printed[2]
+    assert "THIRD True" in printed[3], printed[3]
+    assert (handout / "results" / "notebook" / "params.previous.npz").exists()
+    assert "samples.png skipped" in printed[1] and "train(epochs=0)" in printed[1], printed[1]
+    for text in printed:
+        assert "python vae.py" not in text and "vae.py:" not in text and "--" not in text, text

@@ -37,7 +37,7 @@ WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.in
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 # The grader's own tools, which compute the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's
 # images) to judge a script on the original handout by watching it run: not for students.
-GRADER_ONLY = ("grading/observe.py", "tests/grading/test_grade_observed.py")
+GRADER_ONLY = ("grading/observe.py", "grading/figure5.py", "tests/grading/test_grade_observed.py")
 
 MARKER = re.compile(r"^(\s*)#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
 DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
@@ -317,7 +317,9 @@ it): the grading takes either. Keep the functions' names and arguments.
 
 ## The notebook edition
 
-Open `vae.ipynb` (Jupyter, VS Code, or Colab after its one install cell). Write each task's
+Open `vae.ipynb` in Jupyter (not in `requirements.txt`: `pip install notebook`, then
+`jupyter notebook vae.ipynb`), in VS Code (with its Python and Jupyter extensions), or in Colab
+after its one install cell. Write each task's
 function in its cell and run the check cell under it (`check("compute_KL")`): it grades that
 function with the tests below and shows your points and what is wrong. `train()` trains the
 model with your functions once Tasks 1 and 2 are written; the last cell, `check()`, shows
@@ -534,7 +536,10 @@ TRAIN_TEXT = r"""## Training
 `train()` trains the model as `python vae.py` does (30 epochs of the 60,000 images: a few
 minutes), with your functions, and returns the trained networks. It saves a checkpoint in
 `results/notebook/` after every epoch: stop the kernel to stop training, and run the cell
-again to continue. For a first try, `train(epochs=2, num_train=5000)`."""
+again to continue. For a first try, `train(epochs=2, num_train=5000)`. If you change a
+Task 1 or Task 2 function after training, the cell says so instead of continuing a model
+trained with the old one: `train(fresh=True)` trains again from the start. Once Task 3's
+cells below have run, `train(epochs=0)` writes their figures of the saved model."""
 
 FINAL_TEXT = r"""## Your points
 

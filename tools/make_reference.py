@@ -221,6 +221,8 @@ def make_cases(seed=DEFAULT_SEED):
         x0=rng.normal(0, 1, 8), a=np.array([1.0, 10.0, 1e-4, 0.1, 3.0, 1e-2, 0.5, 2.0]),
         c=rng.normal(0, 1, 8))
 
+    add_adam_slips(cases)
+
     # Task 3
     cases["generate_mnist"] = case("generate_from_prior(gen_params, num_images=6)", "generate_from_prior",
                                    "call", ["@net:gen", 6], "the trained decoder",
@@ -249,6 +251,23 @@ def make_cases(seed=DEFAULT_SEED):
                                       "two MNIST digits, 7 frames, the trained networks",
                                       image_a=images[0], image_b=images[1])
     return cases, nets
+
+
+def add_adam_slips(cases):
+    """What each of Figure 5's recognisable slips (grading/figure5.py) gives on the ADAM cases
+    (slip.NAME): the tests tell a slip by it, and the handout ships no ADAM of the grader's."""
+    from grading import figure5
+    for name in ("adam_step_first", "adam_step_later"):
+        meta, arrays = cases[name]
+        *_, t, hyper = meta["call"]["args"]
+        params, grad, m, v = (arrays["in." + k] for k in ("params", "grad", "m", "v"))
+        for slip in figure5.SLIPS:
+            arrays["slip." + slip] = figure5.step(params, grad, m, v, t, slip=slip, **dict(figure5.HYPER, **hyper))[0]
+    meta, arrays = cases["adam_trajectory"]
+    steps, hyper = meta["call"]["args"][3:]
+    for slip in figure5.SLIPS:
+        arrays["slip." + slip] = figure5.trajectory(arrays["in.x0"], arrays["in.a"], arrays["in.c"], steps, slip,
+                                                    **hyper)
 
 
 class Recorder:

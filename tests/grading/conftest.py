@@ -147,7 +147,7 @@ def pytest_runtest_makereport(item, call):
             call.when, sections, call.duration)
     properties = list(item.user_properties)
     if excinfo.errisinstance(PartialCredit):    # a slip: the points minus its cost
-        properties.append(("lost", excinfo.value.lost))
+        properties += [("lost", excinfo.value.lost), ("slips", excinfo.value.slips)]
     if excinfo.errisinstance(NotGraded):        # the grader's failure: no grade, not the student's fault
         properties.append(("not_graded", True))
     try:
@@ -171,7 +171,7 @@ def pytest_runtest_logreport(report):
             lost = properties.get("lost")
             status = "not graded" if properties.get("not_graded") else "partial" if lost is not None else \
                 "failed" if report.when == "call" else "error"
-            grading.record(report.nodeid, status, _message(report), lost)
+            grading.record(report.nodeid, status, _message(report), lost, properties.get("slips") or ())
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -230,6 +230,7 @@ def sub(request):
     if grading.formats.get("2.2") == "observed":
         grading.sub.optional.add("adam")
     grading.problems_source = lambda: grading.sub.problems
+    grading.import_errors_source = lambda: grading.sub.import_errors
     grading.isolation = grading.sub.isolation
     if grading.isolation == "none":
         grading.isolation_note = (

@@ -212,3 +212,16 @@ def test_the_pattern_finds_the_answers_where_they_are():
     text = (ROOT / "vae.py").read_text() + (ROOT / "adam.py").read_text() + \
         (ROOT / "grading" / "observe.py").read_text()
     assert len(ANSWERS.findall(text)) >= 4
+
+
+def test_the_readme_says_exactly_what_the_notebook_route_needs_installed(handout):
+    """requirements.txt installs the notebook's kernel, not Jupyter itself: the README that says to
+    open vae.ipynb in Jupyter says what to install for it, and the training cell's fresh=True."""
+    readme = (handout / "README.md").read_text()
+    requirements = (handout / "requirements.txt").read_text()
+    assert "jupyter" in readme.lower()
+    if not any(line.split(">")[0].split("=")[0].strip() in ("notebook", "jupyterlab", "jupyter")
+               for line in requirements.splitlines()):
+        assert "pip install notebook" in readme
+    notebook = (handout / "vae.ipynb").read_text()
+    assert "fresh=True" in notebook and "train(epochs=0)" in notebook

@@ -13,8 +13,6 @@ The model, the Task 1 functions, the training loop and ADAM are vae.py's and ada
 imported. Only what the practical does not ask for lives here: estimator A (the whole bound
 by sampling), the Gaussian and continuous-Bernoulli decoders for grey levels, and PCA.
 """
-import argparse
-import json
 import math
 import os
 import sys
@@ -29,6 +27,8 @@ import data
 import plotting
 import vae
 from adam import adam_init
+from support import UserError, checkpoint, options  # support also installs the speed primitives
+from support.run import write_json
 
 LOG_2PI = math.log(2 * math.pi)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,14 +71,14 @@ def train(sizes, images, args, desc, loss_and_grad=None, prepare=None, on_epoch=
 
 def save_model(out_dir, name, nets, args, history):
     path = os.path.join(out_dir, name + ".npz")
-    vae.save_checkpoint(path, nets[0], nets[1], dict(vars(args), model=name),
+    checkpoint.save_checkpoint(path, nets[0], nets[1], dict(vars(args), model=name),
                         [{"epoch": i + 1, "train_objective": h} for i, h in enumerate(history)])
     return path
 
 
 def write_outputs(out_dir, results, summary, figure):
     """results.json, summary.md and figure.png (figure(fig) draws on a matplotlib figure)."""
-    vae.write_json(os.path.join(out_dir, "results.json"), results)
+    write_json(os.path.join(out_dir, "results.json"), results)
     plotting.atomic_write(os.path.join(out_dir, "summary.md"), lambda f: f.write(summary.encode()))
     plt = plotting.pyplot()
     fig = plt.figure(figsize=(11, 4.5))
@@ -381,12 +381,12 @@ def shown(path):
     return path if relative.startswith("..") else relative
 
 
-def trained_vae(args, checkpoint, latent_dim, train_images, desc):
-    """A checkpoint of vae.py with latent dimension latent_dim, or a model trained here."""
+def trained_vae(args, saved, latent_dim, train_images, desc):
+    """A checkpoint of vae.py (saved) with latent dimension latent_dim, or a model trained here."""
     sizes = vae.layer_sizes(latent_dim, args.hidden_units, 2)
-    if checkpoint and os.path.isfile(checkpoint) and not args.quick:
-        gen, rec, _ = vae.load_checkpoint(checkpoint, *sizes)
-        return (gen, rec), checkpoint
+    if saved and os.path.isfile(saved) and not args.quick:
+        gen, rec, _ = checkpoint.load_checkpoint(saved, *sizes)
+        return (gen, rec), saved
     nets, history = train(sizes, train_images, args, desc)
     return nets, save_model(args.out_dir, "vae_L%d" % latent_dim, nets, args, history)
 
@@ -462,36 +462,36 @@ QUICK = {"num_train": 400, "num_test": 200, "epochs": 2, "draws": 5, "latent_dim
 
 
 def parse_args(argv=None):
-    p = vae.ArgumentParser(
-        prog="experiments.py", formatter_class=vae.HelpFormatter,
+    p = options.ArgumentParser(
+        prog="experiments.py", formatter_class=options.HelpFormatter,
         description="The lecture notes' experiments on the practical's VAE. Each writes figure.png,\n"
                     "results.json, summary.md and its models' checkpoints to experiments/NAME/.\n"
                     + "\n".join("  %-11s %s" % (k, v[1]) for k, v in EXPERIMENTS.items()))
     p.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
     p.add_argument("--quick", action="store_true", help="a few hundred images and 2 epochs: a check in seconds")
     p.add_argument("--out-dir", metavar="DIR", help="where the outputs go (default experiments/NAME)")
-    p.add_argument("--epochs", type=vae.positive_int, metavar="N",
+    p.add_argument("--epochs", type=options.positive_int, metavar="N",
                    help="epochs per model (default: estimators 30, latent-dim 20, decoders 20, pca 30 "
                         "when it has to train)")
-    p.add_argument("--num-train", type=vae.positive_int, default=60000, metavar="N", help="training images")
-    p.add_argument("--num-test", type=vae.positive_int, default=10000, metavar="N", help="test images")
-    p.add_argument("--latent-dim", type=vae.positive_int, default=50, metavar="L",
+    p.add_argument("--num-train", type=options.positive_int, default=60000, metavar="N", help="training images")
+    p.add_argument("--num-test", type=options.positive_int, default=10000, metavar="N", help="test images")
+    p.add_argument("--latent-dim", type=options.positive_int, default=50, metavar="L",
                    help="the size of z (latent-dim: see --latent-dims)")
-    p.add_argument("--latent-dims", type=vae.positive_int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200],
+    p.add_argument("--latent-dims", type=options.positive_int, nargs="+", default=[2, 5, 10, 20, 50, 100, 200],
                    metavar="L", help="latent-dim: the sizes compared")
-    p.add_argument("--hidden-units", type=vae.positive_int, default=200, metavar="H", help="units per hidden layer")
-    p.add_argument("--batch-size", type=vae.positive_int, default=200, metavar="N", help="images per ADAM step")
-    p.add_argument("--learning-rate", type=vae.positive_float, default=0.001, metavar="ALPHA")
-    p.add_argument("--seed", type=vae.non_negative_int, default=0, metavar="N")
-    p.add_argument("--draws", type=vae.positive_int, default=100, metavar="N",
+    p.add_argument("--hidden-units", type=options.positive_int, default=200, metavar="H", help="units per hidden layer")
+    p.add_argument("--batch-size", type=options.positive_int, default=200, metavar="N", help="images per ADAM step")
+    p.add_argument("--learning-rate", type=options.positive_float, default=0.001, metavar="ALPHA")
+    p.add_argument("--seed", type=options.non_negative_int, default=0, metavar="N")
+    p.add_argument("--draws", type=options.positive_int, default=100, metavar="N",
                    help="estimators: noise draws per gradient-variance measurement")
-    p.add_argument("--measure-at", type=vae.positive_int, nargs="+", default=[1, 5, 30], metavar="EPOCH",
+    p.add_argument("--measure-at", type=options.positive_int, nargs="+", default=[1, 5, 30], metavar="EPOCH",
                    help="estimators: after which epochs the gradient variance is measured")
-    p.add_argument("--iwae-samples", type=vae.positive_int, default=100, metavar="K",
+    p.add_argument("--iwae-samples", type=options.positive_int, default=100, metavar="K",
                    help="decoders: importance samples per image for log p(x)")
-    p.add_argument("--iwae-images", type=vae.positive_int, default=1000, metavar="M",
+    p.add_argument("--iwae-images", type=options.positive_int, default=1000, metavar="M",
                    help="decoders: test images for log p(x)")
-    p.add_argument("--pca-images", type=vae.positive_int, default=10000, metavar="N",
+    p.add_argument("--pca-images", type=options.positive_int, default=10000, metavar="N",
                    help="pca: training images PCA is fit on")
     p.add_argument("--checkpoint", default=os.path.join(HERE, "docs", "default", "params.npz"), metavar="FILE",
                    help="pca: the VAE to compare (vae.py's checkpoint, with --latent-dim); trained here if missing")
@@ -521,11 +521,11 @@ def main(argv=None):
     try:
         os.makedirs(args.out_dir, exist_ok=True)
         if os.path.exists(os.path.join(args.out_dir, "results.json")) and not args.overwrite:
-            raise vae.UserError("%s holds the results of an earlier run: choose another --out-dir or pass "
-                                "--overwrite" % args.out_dir)
+            raise UserError("%s holds the results of an earlier run: choose another --out-dir or pass "
+                            "--overwrite" % args.out_dir)
         start = time.perf_counter()
         results = run(args)
-    except (vae.UserError, data.DataError) as e:
+    except (UserError, data.DataError) as e:
         print("experiments.py: error: %s" % e, file=sys.stderr)
         return 1
     except vae.TrainingDiverged as e:

@@ -3,25 +3,16 @@
 A variational auto-encoder in plain numpy and autograd, trained on binarised
 MNIST. Read top to bottom: the model (section 1), Task 1 (the lower bound,
 sections 2-3), training with ADAM (Task 2, adam.py), Task 3 (samples,
-reconstructions, interpolations), evaluation, and the command line.
+reconstructions, interpolations), evaluation, and main. The command line, checkpoints,
+Ctrl-C and the outputs it writes are in support/ (support/run.py).
 
     python vae.py                                   # 30 epochs, outputs in results/
     python vae.py --epochs 2 --num-train 5000 --out-dir results/quick   # a quick check
     python vae.py --epochs 0 --load results/params.npz   # figures and metrics only
 """
-import argparse
-import ast
 import contextlib
-import inspect
-import json
 import math
-import os
-import signal
 import sys
-import tempfile
-import textwrap
-import time
-import zipfile
 
 import autograd.numpy as np
 import autograd.numpy.random as npr
@@ -29,11 +20,7 @@ import numpy as onp
 from autograd import value_and_grad
 
 import data
-import float32_gradients  # noqa: F401  (np.mean's, np.maximum's, np.abs's gradients in float32)
-import fast_numpy  # noqa: F401  (np.logaddexp, and the gradient of x[i], made fast)
-import plotting
-import report
-from adam import adam_init, adam_step
+from adam import adam_init, adam_step  # noqa: F401  (adam_init: support/run.py takes it from here)
 
 DATA_DIM = 784   # 28 x 28 pixels
 TASK_FUNCTIONS = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound",
@@ -427,136 +414,12 @@ def iwae_log_likelihood(gen_params, rec_params, images, num_samples, seed=EVAL_S
 
 
 # ---------------------------------------------------------------------------
-# Checkpoints and outputs, all written atomically
-
-# A message tells the user what to type: a command-line option, or, from the notebook (front
-# "notebook"), a keyword of its train() (vae_notebook.py), named as the option is.
-def options(pairs, front="vae.py"):
-    """Options as the user gives them, [(name, value)]: `--learning-rate 0.0001` on the command
-    line, `train(learning_rate=0.0001)` in the notebook."""
-    if front == "notebook":
-        return "train(%s)" % ", ".join("%s=%s" % pair for pair in pairs)
-    return " ".join("--%s %s" % (name.replace("_", "-"), value) for name, value in pairs)
-
-
-class UserError(Exception):
-    """Bad input from the user: printed as one line, exit status 1."""
-
+# Evaluation of a trained model, and the command line
 
 def layer_sizes(latent_dim, hidden_units, hidden_layers):
     """(decoder sizes, encoder sizes): L-H-...-D and D-H-...-2L."""
     hidden = [hidden_units] * hidden_layers
     return [latent_dim] + hidden + [DATA_DIM], [DATA_DIM] + hidden + [2 * latent_dim]
-
-
-def save_checkpoint(path, gen_params, rec_params, config, history, state=None):
-    """Both networks as arrays gen_W0, gen_b0, ..., rec_W0, ..., plus the configuration
-    and the training history (each epoch with the settings it trained with) as JSON, in one
-    .npz file; with state (training_state()), what resuming needs to continue the run exactly:
-    ADAM's moments and step, the shuffling generator's state and numpy's global one's."""
-    meta = {"config": config, "history": history}
-    arrays = {}
-    if state is not None:
-        (m, v, t), rng_state, (kind, keys, pos, has_gauss, gauss) = state
-        arrays.update(adam_m=m, adam_v=v, npr_keys=keys)
-        meta["state"] = {"adam_t": int(t), "rng": rng_state, "npr": [kind, int(pos), int(has_gauss), float(gauss)]}
-    arrays["meta"] = onp.array(json.dumps(meta))
-    for prefix, net in (("gen", gen_params), ("rec", rec_params)):
-        for i, (W, b) in enumerate(net):
-            arrays["%s_W%d" % (prefix, i)] = W
-            arrays["%s_b%d" % (prefix, i)] = b
-    plotting.atomic_write(path, lambda f: onp.savez(f, **arrays))
-
-
-def training_state(adam_state, rng):
-    """What save_checkpoint keeps so that a resumed run continues exactly."""
-    return adam_state, rng.bit_generator.state, npr.get_state()
-
-
-def saved_state(meta, arrays, n):
-    """training_state() back from a checkpoint of n parameters, or None (an older checkpoint)."""
-    saved = meta.get("state")
-    if not saved or "adam_m" not in arrays or arrays["adam_m"].shape != (n,):
-        return None
-    kind, pos, has_gauss, gauss = saved["npr"]
-    return ((arrays["adam_m"], arrays["adam_v"], saved["adam_t"]), saved["rng"],
-            (kind, arrays["npr_keys"], pos, has_gauss, gauss))
-
-
-def load_checkpoint(path, gen_sizes, rec_sizes, front="vae.py"):
-    """(gen_params, rec_params, meta) from save_checkpoint's file; UserError if it is
-    missing, unreadable, or made for networks of other sizes than gen_sizes, rec_sizes."""
-    if not os.path.isfile(path):
-        raise UserError("checkpoint %s does not exist" % path)
-    try:
-        with onp.load(path, allow_pickle=False) as f:
-            arrays = {key: f[key] for key in f.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        raise UserError("%s is not a checkpoint: --load takes a params.npz written by vae.py (in its "
-                        "--out-dir)" % path) from None
-    nets = []
-    for prefix, sizes in (("gen", gen_sizes), ("rec", rec_sizes)):
-        net = []
-        for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:])):
-            W, b = arrays.get("%s_W%d" % (prefix, i)), arrays.get("%s_b%d" % (prefix, i))
-            if W is None or b is None or W.shape != (m, n) or b.shape != (n,):
-                saved = meta.get("config", {})
-                shape = lambda latent, units, layers: options(  # noqa: E731
-                    [("latent_dim", latent), ("hidden_units", units), ("hidden_layers", layers)], front)
-                raise UserError(
-                    "checkpoint %s holds networks of another shape than %s; it was saved with %s: pass those"
-                    % (path, shape(gen_sizes[0], gen_sizes[1] if len(gen_sizes) > 2 else 0, len(gen_sizes) - 2),
-                       shape(saved.get("latent_dim", "?"), saved.get("hidden_units", "?"),
-                             saved.get("hidden_layers", "?"))))
-            if not (onp.all(onp.isfinite(W)) and onp.all(onp.isfinite(b))):
-                raise UserError("checkpoint %s holds non-finite weights" % path)
-            net.append((W.astype(onp.float32), b.astype(onp.float32)))
-        nets.append(net)
-    meta["resume"] = saved_state(meta, arrays, sum(W.size + b.size for net in nets for W, b in net))
-    return nets[0], nets[1], meta
-
-
-def write_json(path, obj):
-    text = json.dumps(obj, indent=1, allow_nan=False)
-    plotting.atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
-
-
-def write_figures(out_dir, gen_params, rec_params, test_images, test_labels, history,
-                  latent_plot="pca", front="vae.py"):
-    """Task 3's figures, the training curve, the latent space and (L = 2) the learned
-    manifold. The noise is fixed (EVAL_SEED): a checkpoint always gives the same images."""
-    path = lambda name: os.path.join(out_dir, name)  # noqa: E731
-
-    def task3_figure(name, make):
-        # The practical trains before Task 3 is written: its unwritten parts are skipped.
-        try:
-            images = make()
-        except NotImplementedError as e:
-            later = "train(epochs=0), once its cell has run," if front == "notebook" else \
-                "python vae.py --epochs 0 --load %s" % path("params.npz")
-            print("%s skipped: %s. Once it is written, %s makes it from this model" % (name, e, later), flush=True)
-            if os.path.exists(path(name)):
-                os.remove(path(name))   # an earlier run's: report.md must not show it
-            return
-        plotting.save_images(images, path(name))
-    with seeded_global_rng(EVAL_SEED):
-        task3_figure("samples.png", lambda: generate_from_prior(gen_params, 25))
-        first_ten = test_images[:10]
-        task3_figure("reconstructions.png", lambda: onp.concatenate(
-            [first_ten, reconstruct(gen_params, rec_params, first_ten)]))
-        for i in range(5):
-            task3_figure("interpolation_%d.png" % (i + 1), lambda: interpolate(
-                gen_params, rec_params, test_images[2 * i], test_images[2 * i + 1]))
-    if history:
-        plotting.plot_training_curve(history, path("training_curve.png"))
-    plotting.plot_latent_space(posterior_means(rec_params, test_images), test_labels,
-                               path("latent_space.png"), latent_plot, seed=EVAL_SEED)
-    if np.shape(gen_params[0][0])[0] == 2:
-        _, probabilities = latent_manifold(gen_params)
-        plotting.save_images(probabilities, path("latent_manifold.png"), ims_per_row=20, scale=2)
-    elif os.path.exists(path("latent_manifold.png")):
-        os.remove(path("latent_manifold.png"))  # an earlier run's; report.md must not show it
 
 
 def evaluate(gen_params, rec_params, test_images, iwae_samples, iwae_images, allow_skip=False):
@@ -585,294 +448,10 @@ def evaluate(gen_params, rec_params, test_images, iwae_samples, iwae_images, all
     return metrics
 
 
-# ---------------------------------------------------------------------------
-# The command line
-
-def number_type(convert, minimum, what):
-    """An argparse type: convert(text), which must be finite and >= minimum."""
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value < minimum:
-            raise argparse.ArgumentTypeError("must be %s, got %r" % (what, text))
-        return value
-    return parse
-
-
-positive_int = number_type(int, 1, "a positive integer")
-non_negative_int = number_type(int, 0, "a non-negative integer")
-positive_float = number_type(float, math.ulp(0.0), "a finite number above 0")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line, no usage dump: says what is wrong and where to look.
-        self.exit(2, "%s: error: %s (see --help)\n" % (self.prog, message))
-
-
-def parse_args(argv=None):
-    p = ArgumentParser(
-        prog="vae.py",
-        description="Train the practical's variational auto-encoder on binarised MNIST, then\n"
-                    "write samples, reconstructions, interpolations, a training curve, the\n"
-                    "latent space, metrics, a report and a checkpoint to --out-dir.",
-        epilog="examples:\n"
-               "  python vae.py --epochs 2 --num-train 5000 --out-dir results/quick\n"
-               "                                              a quick check (about a minute)\n"
-               "  python vae.py --latent-dim 2                adds latent_manifold.png\n"
-               "  python vae.py --epochs 0 --load results/params.npz\n"
-               "                                              figures and metrics of a saved model",
-        formatter_class=HelpFormatter)
-    p.add_argument("--epochs", type=non_negative_int, default=30, metavar="N",
-                   help="passes over the training images; 0 (with --load) only evaluates")
-    p.add_argument("--batch-size", type=positive_int, default=200, metavar="N",
-                   help="images per ADAM step")
-    p.add_argument("--learning-rate", type=positive_float, default=0.001, metavar="ALPHA",
-                   help="ADAM's step size")
-    p.add_argument("--latent-dim", type=positive_int, default=50, metavar="L", help="the size of z")
-    p.add_argument("--hidden-units", type=positive_int, default=200, metavar="H",
-                   help="units per hidden layer")
-    p.add_argument("--hidden-layers", type=non_negative_int, default=2, metavar="N",
-                   help="hidden ReLU layers in each network")
-    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
-                   help="seeds initialisation, shuffling, binarisation and the sampler's noise")
-    p.add_argument("--num-train", type=positive_int, default=60000, metavar="N",
-                   help="train on the first N of the 60,000 training images")
-    p.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
-                   help="folder with the four MNIST .gz files (default: mnist/ beside vae.py)")
-    p.add_argument("--out-dir", default="results", metavar="DIR",
-                   help="where figures, metrics, report and checkpoint go")
-    p.add_argument("--load", default=argparse.SUPPRESS, metavar="CHECKPOINT",
-                   help="start from this params.npz; the network options must match it "
-                        "(default: train from scratch)")
-    p.add_argument("--iwae-samples", type=non_negative_int, default=100, metavar="K",
-                   help="importance samples per image for the log p(x) estimate; 0 skips it")
-    p.add_argument("--iwae-images", type=positive_int, default=10000, metavar="M",
-                   help="how many test images (the first M) the log p(x) estimate uses")
-    p.add_argument("--kl-warmup", type=non_negative_int, default=0, metavar="EPOCHS",
-                   help="KL warm-up: weight the KL term by beta rising linearly from 0 to 1 over "
-                        "this many epochs; 0 trains the practical's ELBO throughout")
-    p.add_argument("--latent-plot", choices=("pca", "tsne"), default="pca",
-                   help="how latent_space.png projects L > 2 dimensions to 2 (t-SNE is slow)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a model in --out-dir that this run did not start from (without it, "
-                        "such a run stops at once)")
-    args = p.parse_args(argv)
-    args.data_dir = getattr(args, "data_dir", data.DEFAULT_DATA_DIR)
-    args.load = getattr(args, "load", None)
-    if args.num_train > 60000:
-        p.error("argument --num-train: MNIST has 60000 training images, got %d" % args.num_train)
-    if args.iwae_images > 10000:
-        p.error("argument --iwae-images: MNIST has 10000 test images, got %d" % args.iwae_images)
-    if args.seed >= 2 ** 32:
-        p.error("argument --seed: must be below 2**32, got %d" % args.seed)
-    if args.epochs == 0 and not args.load:
-        p.error("argument --epochs: 0 trains nothing; use it with --load CHECKPOINT to "
-                "evaluate a saved model, or give a positive number")
-    return args
-
-
-def install_stop_on_interrupt():
-    """First Ctrl-C: finish the current batch, then stop and write every output.
-    A second Ctrl-C aborts at once. Returns a function telling if a stop was asked."""
-    requested = []
-
-    def handler(signum, frame):
-        requested.append(True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nInterrupted: stopping after this batch and writing the outputs for the model "
-              "so far (Ctrl-C again to abort without them).", file=sys.stderr, flush=True)
-    signal.signal(signal.SIGINT, handler)
-    return lambda: bool(requested)
-
-
-EPOCH_SETTINGS = ("learning_rate", "batch_size", "num_train", "seed", "kl_warmup")
-
-
-def train(theta, like, train_images, test_images, history, args, checkpoint_path,
-          stop_requested, resume=None, front="vae.py"):
-    """Train for args.epochs epochs after those in history, evaluating and saving a
-    checkpoint after each. resume: a checkpoint's training state, to continue its run exactly.
-    Returns (theta, interrupted, state); appends to history."""
-    from tqdm.auto import tqdm   # a notebook's progress bar in a notebook, text elsewhere
-
-    adam_state, rng = adam_init(theta), onp.random.default_rng(args.seed)
-    if resume is not None:
-        adam_state, rng_state, npr_state = resume
-        rng.bit_generator.state = rng_state
-        npr.set_state(npr_state)
-    adam_state = moments_like(theta, adam_state)
-    state = resume   # what the checkpoint keeps to continue exactly (unchanged if nothing trains)
-    first = len(history) + 1
-    for epoch in range(first, first + args.epochs):
-        kl_weight = kl_weight_schedule(epoch, args.kl_warmup)
-        progress = tqdm(total=len(train_images), desc="epoch %d/%d" % (epoch, first + args.epochs - 1),
-                        unit="img", disable=args.quiet, leave=False, dynamic_ncols=True)
-        start = time.perf_counter()
-        try:
-            theta, adam_state, train_elbo, seen = train_epoch(
-                theta, adam_state, like, train_images, args.batch_size, args.learning_rate,
-                rng, progress, stop_requested, kl_weight)
-        except TrainingDiverged as e:
-            kept = ("the checkpoint of epoch %d is kept in %s" % (epoch - 1, checkpoint_path)
-                    if epoch > first else "no checkpoint was written")
-            lr = "%g" % min(args.learning_rate / 10, 1e-3)
-            smaller = "learning rate, %s" % options([("learning_rate", lr)], front) if front == "notebook" \
-                else "--learning-rate (e.g. %s)" % lr
-            raise UserError("training diverged in epoch %d: %s; %s. Try a smaller %s"
-                            % (epoch, e, kept, smaller)) from None
-        finally:
-            progress.close()
-        seconds = time.perf_counter() - start
-        # Copies: theta's views would change with the next step.
-        gen_params, rec_params = unflatten(theta.copy(), like)
-        entry = {"epoch": epoch, "train_elbo": train_elbo,
-                 "test_elbo": test_elbo(gen_params, rec_params, test_images), "seconds": seconds,
-                 "settings": {k: getattr(args, k) for k in EPOCH_SETTINGS}}
-        if args.kl_warmup:
-            entry["kl_weight"] = kl_weight
-        if seen < len(train_images):
-            entry["images_seen"] = seen
-            entry["partial"] = True
-        history.append(entry)
-        print("epoch %3d  train ELBO %8.2f  test ELBO %8.2f  (%.1f s)%s"
-              % (epoch, train_elbo, entry["test_elbo"], seconds,
-                 "  beta %.2f" % kl_weight if args.kl_warmup else ""), flush=True)
-        state = training_state(adam_state, rng)
-        save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history, state)
-        if stop_requested():
-            return theta, True, state
-    return theta, False, state
-
-
-def run(args, front="vae.py"):
-    gen_sizes, rec_sizes = layer_sizes(args.latent_dim, args.hidden_units, args.hidden_layers)
-    try:
-        os.makedirs(args.out_dir, exist_ok=True)
-    except OSError as e:
-        raise UserError("cannot create the output folder %s (%s)" % (args.out_dir, e.strerror)) from None
-    checkpoint_path = os.path.join(args.out_dir, "params.npz")
-    try:   # before any work: a folder that cannot take files is said at once
-        with tempfile.TemporaryFile(dir=args.out_dir):
-            pass
-    except OSError:
-        raise UserError("the output folder %s is not writable: choose another, %s"
-                        % (args.out_dir, options([("out_dir", "DIR")], front))) from None
-    loaded = load_checkpoint(args.load, gen_sizes, rec_sizes, front) if args.load else None  # before MNIST
-    refuse_to_replace(checkpoint_path, args)
-
-    print("Loading MNIST from %s" % args.data_dir, flush=True)
-    _, train_images, _, test_images, test_labels = data.load_mnist(args.data_dir)
-    train_images = train_images[:args.num_train]
-    test_images = data.binarised_test_images(test_images)
-    test_labels = onp.argmax(test_labels, axis=1)
-
-    npr.seed(args.seed)
-    resume = None
-    if loaded:
-        gen_params, rec_params, meta = loaded
-        history, resume = meta.get("history", []), meta.get("resume")
-        print("Loaded %s (%d epoch%s of training%s)" % (
-            args.load, len(history), "" if len(history) == 1 else "s",
-            "" if resume or not args.epochs else "; no training state in it: ADAM starts afresh"))
-    else:
-        gen_params, rec_params = init_net_params(gen_sizes), init_net_params(rec_sizes)
-        history = []
-    trained_before = len(history)
-    like = (gen_params, rec_params)
-    stop_requested = install_stop_on_interrupt()
-    try:
-        theta, interrupted, state = train(flatten(like, onp.float32), like, train_images, test_images,
-                                          history, args, checkpoint_path, stop_requested, resume, front)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    gen_params, rec_params = unflatten(theta, like)
-    write_figures(args.out_dir, gen_params, rec_params, test_images, test_labels, history,
-                  args.latent_plot, front)
-    metrics = {"config": vars(args), "history": history,
-               "this_run": {"loaded": args.load, "epochs_trained": len(history) - trained_before}}
-    metrics.update(evaluate(gen_params, rec_params, test_images, args.iwae_samples, args.iwae_images,
-                            allow_skip=True))
-    if interrupted:
-        metrics["interrupted"] = True
-    write_json(os.path.join(args.out_dir, "metrics.json"), metrics)
-    report.write_report(args.out_dir, metrics)
-    save_checkpoint(checkpoint_path, gen_params, rec_params, vars(args), history, state)
-    print("test ELBO %.2f nats%s; outputs in %s"
-          % (metrics["test_elbo"], "" if metrics["test_log_likelihood"] is None else
-             ", log p(x) >= %.2f nats (K = %d)" % (metrics["test_log_likelihood"], args.iwae_samples),
-             args.out_dir))
-    # Stopped by Ctrl-C: every output is written, and the exit status says it was cut short.
-    return 130 if interrupted or metrics.get("log_likelihood_skipped") else 0
-
-
-def refuse_to_replace(checkpoint_path, args):
-    """A trained model is never replaced by accident: a run writes into a folder holding a
-    checkpoint only if it started from that checkpoint (--load), or with --overwrite."""
-    if args.overwrite or not os.path.exists(checkpoint_path):
-        return
-    if args.load and os.path.realpath(args.load) == os.path.realpath(checkpoint_path):
-        return
-    try:
-        with onp.load(checkpoint_path, allow_pickle=False) as f:
-            epochs = len(json.loads(str(f["meta"])).get("history", []))
-        what = "a model trained for %d epoch%s" % (epochs, "" if epochs == 1 else "s")
-    except Exception:
-        what = "a file"
-    raise UserError("%s holds %s, which this run would replace: choose another --out-dir, continue it with "
-                    "--load %s, or pass --overwrite" % (checkpoint_path, what, checkpoint_path))
-
-
-def unimplemented_tasks():
-    """The task functions still to be written, i.e. whose body raises NotImplementedError
-    (the handout's stubs): their messages, in task order. Empty once all are done."""
-    messages = []
-    for function in (globals()[name] for name in TASK_FUNCTIONS):
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
-                    and getattr(node.exc.func, "id", None) == "NotImplementedError"):
-                args = node.exc.args
-                messages.append(args[0].value if args and isinstance(args[0], ast.Constant)
-                                else function.__name__)
-                break
-    return messages
-
-
-def main(argv=None, front="vae.py"):
-    """python vae.py; front: whose words the messages use (vae_notebook.train passes "notebook")."""
-    args = parse_args(argv)
-    who = "train()" if front == "notebook" else "vae.py"
-    # Training needs Tasks 1 and 2 only: the handout stops here until they are written (the
-    # figures of unwritten Task 3 parts are skipped, one line each).
-    missing = [task for task in unimplemented_tasks() if not task.startswith("Task 3")]
-    if missing:
-        print("vae.py: training needs these functions first (the TODO comments in vae.py and adam.py "
-              "say what to write; check your work with python -m pytest tests/grading):\n  "
-              + "\n  ".join(missing), file=sys.stderr)
-        return 1
-    try:
-        return run(args, front)
-    except (UserError, data.DataError) as e:
-        print("%s: error: %s" % (who, e), file=sys.stderr)
-        return 1
-    except OSError as e:  # e.g. a full disk or a read-only --out-dir
-        print("%s: error: %s: %s" % (who, e.strerror or e, e.filename or ""), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("%s: aborted; files already written are complete." % who, file=sys.stderr)
-        return 130
+def main(argv=None):
+    """python vae.py: train, evaluate and write every output (--help; support/run.py)."""
+    from support import run
+    return run.main(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def _tree(path):
 # Notebooks: read with nbformat (JSON, nothing run), turned into the script they stand for
 
 MAX_NOTEBOOK = 8 << 20        # bytes: a notebook's saved outputs can be big; its code is what counts
-HELPERS = {"check", "train", "show"}   # vae_notebook's: a self-check, training, figures
+HELPERS = {"check", "train", "show"}   # support.notebook's: a self-check, training, figures
 PRELUDE = (
     "# A notebook, as the grader turned it into a script: IPython's own names, which a script lacks,\n"
     "# do nothing; magics and shell escapes are kept as comments, never run.\n"

@@ -231,7 +231,11 @@ class Jail:
         if submission is not None:
             self.copied, self.refused = copy_submission(submission, os.path.join(self.root, "submission"))
         for path in support_files:
-            shutil.copyfile(path, os.path.join(self.root, "support", os.path.basename(path)))
+            target = os.path.join(self.root, "support", os.path.basename(path))
+            if os.path.isdir(path):   # a package, whole
+                shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copyfile(path, target)
         for name in WORKER_FILES:
             shutil.copyfile(os.path.join(HERE, name), os.path.join(self.root, "worker", name))
         for dirpath, dirnames, filenames in os.walk(self.root):

@@ -43,12 +43,14 @@ def standins(*answered):
     return dict(GIVEN, **{"vae." + name: "answer" for name in answered})
 
 
+# What a submission is graded with, the grader's copies (never the submission's): the practical's
+# data and figures, and vae.py's support package (its command line, checkpoints, speed, notebook).
+SUPPORT = ("data.py", "plotting.py", "support")
+
+
 def support_modules(root=ROOT):
-    """The grader's modules that a submission is graded with: every top-level .py file beside
-    the reference's vae.py except vae.py and adam.py themselves (and experiments.py, which no
-    submission imports)."""
-    return sorted(p for p in Path(root).glob("*.py")
-                  if p.stem not in SUBMISSION_MODULES + ("conftest", "setup", "experiments"))
+    """The paths of SUPPORT in root: files, and a package's folder."""
+    return [Path(root) / name for name in SUPPORT]
 
 
 def memory_text(n):

@@ -29,6 +29,7 @@ sandbox.limit_blas(1)
 
 import data  # noqa: E402
 import vae  # noqa: E402
+from support.checkpoint import load_checkpoint  # noqa: E402
 
 VAE_PY = os.path.join(REPO, "vae.py")
 MNIST_DIR = os.path.join(REPO, "mnist")
@@ -191,7 +192,7 @@ def trained(mnist, tmp_path_factory):
 def trained_nets(trained):
     """(gen_params, rec_params) of the trained run, read back from its checkpoint."""
     gen_sizes, rec_sizes = vae.layer_sizes(8, 64, 2)
-    gen, rec, _ = vae.load_checkpoint(os.path.join(trained.out_dir, "params.npz"), gen_sizes, rec_sizes)
+    gen, rec, _ = load_checkpoint(os.path.join(trained.out_dir, "params.npz"), gen_sizes, rec_sizes)
     return gen, rec
 
 

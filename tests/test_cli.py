@@ -15,6 +15,9 @@ import pytest
 
 import data
 import vae
+from support.checkpoint import load_checkpoint, save_checkpoint
+from support import run as support_run
+from support.options import parse_args
 
 FIGURES = (["samples.png", "reconstructions.png", "training_curve.png"]
            + ["interpolation_%d.png" % i for i in range(1, 6)])
@@ -102,7 +105,7 @@ def small_checkpoint(path, latent_dim=3, hidden_units=5, hidden_layers=1, poison
     if poison:
         gen[0][0][0, 0] = np.nan
     config = {"latent_dim": latent_dim, "hidden_units": hidden_units, "hidden_layers": hidden_layers}
-    vae.save_checkpoint(str(path), gen, rec, config, [])
+    save_checkpoint(str(path), gen, rec, config, [])
     return str(path)
 
 
@@ -210,7 +213,7 @@ def test_metrics_json(trained):
     m = trained.metrics
     assert {"config", "history", "test_elbo", "test_log_likelihood", "iwae_samples",
             "iwae_images"} <= set(m)
-    assert set(m["config"]) == set(vars(vae.parse_args(trained.argv)))
+    assert set(m["config"]) == set(vars(parse_args(trained.argv)))
     assert m["config"]["epochs"] == 2 and m["config"]["num_train"] == 400
     assert m["iwae_samples"] == 5 and m["iwae_images"] == 50
     for key in ("test_elbo", "test_log_likelihood"):
@@ -265,7 +268,7 @@ def test_checkpoint_holds_both_networks(trained):
     """gen_W0.. and rec_W0.. of the configured sizes, readable by load_checkpoint, with the
     configuration and history."""
     gen_sizes, rec_sizes = vae.layer_sizes(8, 64, 2)
-    gen, rec, meta = vae.load_checkpoint(os.path.join(trained.out_dir, "params.npz"), gen_sizes, rec_sizes)
+    gen, rec, meta = load_checkpoint(os.path.join(trained.out_dir, "params.npz"), gen_sizes, rec_sizes)
     assert [W.shape for W, _ in gen] == [(8, 64), (64, 64), (64, 784)]
     assert [W.shape for W, _ in rec] == [(784, 64), (64, 64), (64, 16)]
     assert meta["config"]["latent_dim"] == 8
@@ -385,7 +388,7 @@ def test_ctrl_c_stops_and_writes_every_output(tmp_path, small_run):
 @pytest.fixture
 def ctrl_c_at_once(monkeypatch):
     """As if Ctrl-C had been pressed during the very first batch."""
-    monkeypatch.setattr(vae, "install_stop_on_interrupt", lambda: (lambda: True))
+    monkeypatch.setattr(support_run, "install_stop_on_interrupt", lambda: (lambda: True))
 
 
 @pytest.mark.parametrize("num_train", [

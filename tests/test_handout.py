@@ -26,12 +26,14 @@ def handout(tmp_path_factory):
 
 
 def test_handout_contents(handout):
-    for name in ["vae.py", "adam.py", "vae.ipynb", "vae_notebook.py", "data.py", "plotting.py", "requirements.txt", "README.md",
+    for name in ["vae.py", "adam.py", "vae.ipynb", "support/notebook.py", "data.py", "plotting.py", "requirements.txt",
+                 "README.md",
                  "pytest.ini", "tests/grading/conftest.py", "grading/points.json",
                  "grading/submission.py", "grading/sandbox.py", "tests/reference/nets.npz"]:
         assert (handout / name).is_file(), name
-    for name in make_handout.local_imports(ROOT):
+    for name in ("data.py", "plotting.py") + tuple("support/" + p.name for p in (ROOT / "support").glob("*.py")):
         assert (handout / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert "-e ." not in (handout / "requirements.txt").read_text()
     assert sorted(os.listdir(handout / "mnist")) == sorted(os.listdir(ROOT / "mnist"))
     assert not list(handout.rglob("__pycache__"))
     readme = (handout / "README.md").read_text()

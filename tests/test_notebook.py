@@ -238,7 +238,7 @@ def test_the_training_cell_speaks_the_notebooks_terms_and_never_continues_a_stal
     quick = "epochs=1, num_train=600, iwae_samples=0, quiet=True"
     cells = ["import autograd.numpy as np\nimport autograd.numpy.random as npr\n"
              "from vae import *  # the given code, as the notebook's given cell has it\n"
-             "from vae_notebook import train\n\n" + tasks,
+             "from support.notebook import train\n\n" + tasks,
              "first = train(%s)\nprint('FIRST', first[0] is not None)" % quick,
              functions["compute_KL"].replace("0.5 * ", "") + "\n\nsecond = train(%s)\nprint('SECOND', second)" % quick,
              "third = train(fresh=True, %s)\nprint('THIRD', third[0] is not None)" % quick]

@@ -16,7 +16,8 @@ import pytest
 
 import data
 import plotting
-import report
+from support import report, run as support_run
+from support.checkpoint import load_checkpoint
 import vae
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,7 +73,7 @@ def warmup_run(vae_main_shared, tmp_path_factory):
     checkpoint), .test_images (binarised) and .labels of the run's test set."""
     out_dir = str(tmp_path_factory.mktemp("warmup"))
     kl_weights, epoch_nets, latent_space = [], [], []
-    real_step, real_save, real_plot = vae.negative_elbo_and_grad, vae.save_checkpoint, plotting.plot_latent_space
+    real_step, real_save, real_plot = vae.negative_elbo_and_grad, support_run.save_checkpoint, plotting.plot_latent_space
 
     def step(nets, batch, kl_weight=1.0):
         kl_weights.append(kl_weight)
@@ -88,12 +89,12 @@ def warmup_run(vae_main_shared, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(vae, "negative_elbo_and_grad", step)
-        mp.setattr(vae, "save_checkpoint", save)
+        mp.setattr(support_run, "save_checkpoint", save)
         mp.setattr(plotting, "plot_latent_space", plot)
         result = vae_main_shared(WARMUP_RUN + ["--out-dir", out_dir], test_images=WARMUP_TEST_IMAGES)
     assert result.code == 0, result.stderr
     gen_sizes, rec_sizes = vae.layer_sizes(2, 64, 2)
-    gen, rec, _ = vae.load_checkpoint(os.path.join(out_dir, "params.npz"), gen_sizes, rec_sizes)
+    gen, rec, _ = load_checkpoint(os.path.join(out_dir, "params.npz"), gen_sizes, rec_sizes)
     return types.SimpleNamespace(
         out_dir=out_dir, result=result, metrics=json.loads(read(os.path.join(out_dir, "metrics.json"))),
         kl_weights=kl_weights, epoch_nets=epoch_nets, latent_space=latent_space, nets=(gen, rec))

@@ -97,7 +97,10 @@ def copy_grader(dest):
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     for path in submission.support_modules(ROOT):
-        shutil.copy2(path, dest / path.name)
+        if path.is_dir():
+            shutil.copytree(path, dest / path.name, ignore=IGNORED)
+        else:
+            shutil.copy2(path, dest / path.name)
 
 
 def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visible", with_mistakes=True,

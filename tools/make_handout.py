@@ -29,11 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from grading.selfcheck import function_sources  # noqa: E402
+from grading.submission import SUPPORT  # noqa: E402
 
 SOLUTION_FILES = ("adam.py", "vae.py")
-COPIED_FILES = ("requirements.txt", "vae_notebook.py")   # and the modules vae.py and adam.py import
+COPIED_FILES = ()   # and grading.submission.SUPPORT, the modules vae.py and adam.py are graded with
+OWN_INSTALL = "# This project itself"   # requirements.txt's last lines, which the handout has not
 COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
-WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini", "vae.ipynb")
+WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini", "vae.ipynb", "requirements.txt")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 # The grader's own tools, which compute the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's
 # images) to judge a script on the original handout by watching it run: not for students.
@@ -228,10 +230,11 @@ def handout_source(text, filename, parts):
     out = replace_regions(text, filename, lambda region: stub_lines(region, parts))
     for old, new in DOCSTRING_REPLACEMENTS:
         out = out.replace(old, new, 1)
-    if filename == "vae.py" and not re.search(r"^def unimplemented_tasks\(", out, re.MULTILINE):
-        # The handout's `python vae.py` must stop at once, naming the tasks left to do.
-        raise HandoutError("vae.py: no unimplemented_tasks() function, which main() calls so that "
-                           "the handout stops before training")
+    if filename == "vae.py" and not re.search(r"^\s*from support import run$", out, re.MULTILINE):
+        # The handout's `python vae.py` must stop at once, naming the tasks left to do
+        # (support/run.py's main does, with support/tasks.py).
+        raise HandoutError("vae.py: its main() does not go through support/run.py's, which stops the "
+                           "handout before training")
     return out
 
 
@@ -280,7 +283,7 @@ def student_readme(source):
         sys.path.pop(0)
     rows = "\n".join("| %s | `%s` | %s | %g |" % (p["part"], p["function"], p["file"], p["points"])
                      for p in table["parts"])
-    support = ", ".join("`%s`" % name for name in local_imports(source))
+    support = ", ".join("`%s`" % name for name in SUPPORT)
     return README_TEMPLATE.format(rows=rows, total="%g" % table["total"], support=support)
 
 
@@ -375,24 +378,6 @@ addopts = -ra -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark
 """
 
 
-def local_imports(source, files=SOLUTION_FILES):
-    """The repository's own modules (data.py, plotting.py, ...) that the solution files
-    import, directly or through each other: they go into the handout unchanged."""
-    import ast
-    source, found, todo = Path(source), set(), list(files)
-    while todo:
-        tree = ast.parse((source / todo.pop()).read_text())
-        for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
-            for name in names:
-                file = name.split(".")[0] + ".py"
-                if file not in found and file not in files and (source / file).is_file():
-                    found.add(file)
-                    todo.append(file)
-    return sorted(found)
-
-
 def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
     source, out = Path(source), Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -406,7 +391,7 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
         if not (source / name).exists():
             raise HandoutError("%s is missing from %s" % (name, source))
     if non_empty:
-        for name in WRITTEN + tuple(local_imports(source)):
+        for name in WRITTEN + SUPPORT:
             path = out / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
@@ -415,10 +400,15 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
     out.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (out / name).write_text(text)
-    for name in COPIED_FILES + tuple(local_imports(source)):
-        shutil.copy2(source / name, out / name)
+    for name in COPIED_FILES + SUPPORT:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, out / name, ignore=IGNORED)
+        else:
+            shutil.copy2(source / name, out / name)
     for name in COPIED_DIRS:
         shutil.copytree(source / name, out / name, ignore=IGNORED)
+    # The handout installs what it needs, not this project in place (its requirements' last line).
+    (out / "requirements.txt").write_text((source / "requirements.txt").read_text().split(OWN_INSTALL)[0])
     for name in GRADER_ONLY:
         (out / name).unlink()
     (out / "README.md").write_text(student_readme(source))
@@ -529,7 +519,7 @@ SETUP_CELL = """\
 import autograd.numpy as np
 import autograd.numpy.random as npr
 
-from vae_notebook import check, show, train"""
+from support.notebook import check, show, train"""
 
 TRAIN_TEXT = r"""## Training
 

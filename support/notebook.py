@@ -1,5 +1,5 @@
 """What the notebook edition of the handout (vae.ipynb) calls besides its tasks: check a task,
-train the model with the notebook's functions, show images inline.
+train the model with the notebook's functions, show images inline (from support.notebook import ...).
 
     check("compute_KL")      # grade one function (or "task1", or nothing: everything)
     gen_params, rec_params = train(epochs=30)    # train(fresh=True) after changing a Task 1 or 2 function
@@ -8,7 +8,7 @@ train the model with the notebook's functions, show images inline.
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the handout's folder
 CHECKPOINT = os.path.join("results", "notebook", "params.npz")
 
 
@@ -68,15 +68,16 @@ def train(epochs=30, num_train=60000, learning_rate=0.001, out_dir=os.path.join(
     for name, value in namespace.items():
         if name in vae.TASK_FUNCTIONS and callable(value) and getattr(value, "__module__", None) == "__main__":
             setattr(vae, name, value)
-    missing = [task for task in vae.unimplemented_tasks() if not task.startswith("Task 3")]
+    from support import checkpoint, run, tasks
+    missing = [task for task in tasks.unimplemented_tasks(vae) if not task.startswith("Task 3")]
     if missing:
         print("Training needs these functions first (write them in their cells above; check(...) under each "
               "says what is wrong):\n  " + "\n  ".join(missing))
         return None, None
-    checkpoint = os.path.join(out_dir, "params.npz")
+    checkpoint_path = os.path.join(out_dir, "params.npz")
     record = os.path.join(out_dir, FUNCTIONS_FILE)
     functions = _training_functions(namespace)
-    if os.path.exists(checkpoint):
+    if os.path.exists(checkpoint_path):
         try:
             with open(record) as f:
                 before = json.load(f)
@@ -91,7 +92,7 @@ def train(epochs=30, num_train=60000, learning_rate=0.001, out_dir=os.path.join(
                   % (out_dir, ", ".join(changed)))
             return None, None
         if fresh:
-            os.replace(checkpoint, os.path.join(out_dir, "params.previous.npz"))
+            os.replace(checkpoint_path, os.path.join(out_dir, "params.previous.npz"))
     if epochs > 0:
         os.makedirs(out_dir, exist_ok=True)
         tmp = record + ".tmp"
@@ -100,16 +101,16 @@ def train(epochs=30, num_train=60000, learning_rate=0.001, out_dir=os.path.join(
         os.replace(tmp, record)
     argv = ["--epochs", str(epochs), "--num-train", str(num_train), "--learning-rate", str(learning_rate),
             "--out-dir", out_dir]
-    if os.path.exists(checkpoint):
-        argv += ["--load", checkpoint]
+    if os.path.exists(checkpoint_path):
+        argv += ["--load", checkpoint_path]
     for key, value in options.items():
         argv += ["--" + key.replace("_", "-")] + ([] if value is True else [str(value)])
-    code = vae.main(argv, front="notebook")
-    if code not in (0, 130) or not os.path.exists(checkpoint):
+    code = run.main(vae, argv, front="notebook")
+    if code not in (0, 130) or not os.path.exists(checkpoint_path):
         return None, None
     gen_sizes, rec_sizes = vae.layer_sizes(options.get("latent_dim", 50), options.get("hidden_units", 200),
                                            options.get("hidden_layers", 2))
-    gen_params, rec_params, _ = vae.load_checkpoint(checkpoint, gen_sizes, rec_sizes, front="notebook")
+    gen_params, rec_params, _ = checkpoint.load_checkpoint(checkpoint_path, gen_sizes, rec_sizes, front="notebook")
     return gen_params, rec_params
 
 

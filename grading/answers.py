@@ -2,7 +2,7 @@
 of the other task functions it calls, without the reference's code ever entering the worker
 (or the students' handout).
 
-When tools/make_reference.py runs a case on the reference, every call its stand-ins make
+When grading/casemaker.py runs a case on the reference, every call its stand-ins make
 (sample_latent_variables_from_posterior, bernoulli_log_prob, compute_KL) and every gradient
 autograd asks of them is answered by the reference and recorded with the case. When a
 submission is graded, its stand-ins' calls are answered from that record, for that case only:

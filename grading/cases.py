@@ -1,4 +1,4 @@
-"""The stored reference cases (tests/reference/*.npz, written by tools/make_reference.py),
+"""The stored reference cases (grading/reference/*.npz, made by grading/casemaker.py),
 and how each case's call is made on a submission.
 
 A case holds its inputs (in.*, plus the noise and the networks of nets.npz), how to
@@ -15,7 +15,7 @@ import numpy as np
 from grading import GradingFailure, answers
 from grading.submission import standins as standins_for
 
-DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
+DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 FINGERPRINT_SIZE = 256
 STORED = "stored"
 
@@ -119,7 +119,7 @@ class Reference:
         if name not in self._cases:
             path = self.dir / (name + ".npz")
             if not path.exists():
-                raise GradingFailure("reference file %s is missing: run tools/make_reference.py" % path)
+                raise GradingFailure("reference file %s is missing: run vae-teacher cases" % path)
             with np.load(path, allow_pickle=False) as f:
                 self._cases[name] = Case(name, {k: f[k] for k in f.files}, self.nets)
         return self._cases[name]
@@ -129,7 +129,7 @@ class Reference:
 
     @property
     def seed(self):
-        """The seed the cases were made with (tools/make_reference.py --seed)."""
+        """The seed the cases were made with (vae-teacher cases --seed)."""
         return int(self.case(self.names()[0]).meta.get("seed", 0))
 
     def rng(self, name):

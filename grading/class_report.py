@@ -1,9 +1,9 @@
 """The class report: how a class did and what it got wrong, as one static page with PNG plots.
 
-    python tools/grade_all.py submissions/ --json-dir class-results/ --report class-report/
-    python -m grading.class_report class-results/ --out class-report/      # again, afterwards
+    vae-teacher grade-class submissions/ --json-dir class-results/ --report class-report/
+    vae-teacher report class-results/ --out class-report/                 # again, afterwards
 
-grade_all writes, beside each submission's results (ID.json), a manifest (class.json): who is
+grade-class writes, beside each submission's results (ID.json), a manifest (class.json): who is
 who, how long each grading took and how much memory, and each submission's task functions in
 a normal form (names and formatting normalised). The report reads only those files:
 
@@ -23,7 +23,7 @@ import json
 import os
 import re
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 from grading import results
@@ -282,12 +282,12 @@ stubs and one-line functions left out). For a person to look at: never a penalty
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m grading.class_report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("json_dir", metavar="JSON_DIR", help="grade_all's --json-dir")
+    parser = argparse.ArgumentParser(prog="vae-teacher report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("json_dir", metavar="JSON_DIR", help="grade-class's --json-dir")
     parser.add_argument("--out", default="class-report", help="the report's folder (default: %(default)s)")
     args = parser.parse_args(argv)
     if not (Path(args.json_dir) / MANIFEST).exists():
-        print("class_report: error: %s has no %s: grade the class with grade_all.py --json-dir %s"
+        print("report: error: %s has no %s: grade the class with vae-teacher grade-class --json-dir %s"
               % (args.json_dir, MANIFEST, args.json_dir), file=sys.stderr)
         return 1
     print("wrote %s" % write_report(args.json_dir, args.out))

@@ -218,7 +218,7 @@ class Grading:
                                                          num(maximum), status))
         total = sum(s for s, _ in tasks.values())
         if partial:
-            lines.append("these tests: %s / %s; %d other part%s not run (python -m pytest tests/grading "
+            lines.append("these tests: %s / %s; %d other part%s not run (python -m pytest grading/rubric "
                          "runs them all)" % (num(total), num(sum(m for _, m in tasks.values())), skipped,
                                              "" if skipped == 1 else "s"))
         else:

@@ -45,7 +45,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = ("namespace", "user", "none")

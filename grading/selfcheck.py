@@ -4,15 +4,11 @@ defines, through the same sandbox and tests as every grading.
 The notebook's task functions (and the helpers, imports and constants they use) are written
 into a submission folder: the handout's vae.py and adam.py, beside the notebook, with each
 function the notebook defines put in place of the handout's. That folder is graded by
-`python -m pytest tests/grading` in a fresh process (the notebook's own process never runs the
+the grading's command (grading/api.py) in a fresh process (the notebook's own process never runs the
 grading), and the results come back as a table: each part's points and first message.
 """
 import ast
 import inspect
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import types
 from pathlib import Path
@@ -92,24 +88,19 @@ def write_submission(namespace, handout, folder):
 
 
 def grade(namespace, handout, select=None, timeout=900):
-    """Grade the notebook's functions: the results (Gradescope's format, grading/results.py)."""
+    """Grade the notebook's functions: the results (Gradescope's format, grading/results.py). handout:
+    the handout's folder, whose vae.py and adam.py the notebook's functions go into."""
+    from grading import api
     handout = Path(handout)
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
         folder = Path(tmp) / "submission"
         folder.mkdir()
         write_submission(namespace, handout, folder)
-        out = Path(tmp) / "results.json"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/grading",
-                   "--submission=%s" % folder, "--grade-json=%s" % out, "--allow-unisolated"]
-        if select:
-            command += ["-k", select]
-        # Only the grading's own plugin: a second less per check, and no plugin the student has
-        # installed (coverage, random order, ...) changes what the check does.
-        proc = subprocess.run(command, cwd=str(handout), capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"))
-        if not out.exists():
-            raise RuntimeError("the self-check could not run:\n" + (proc.stdout + proc.stderr)[-2000:])
-        return json.loads(out.read_text())
+        result, log = api.grade(folder, Path(tmp) / "results.json", select=select, allow_unisolated=True,
+                                wall_seconds=timeout)
+        if result is None:
+            raise RuntimeError("the self-check could not run:\n" + log[-2000:])
+        return result
 
 
 def table(result):

@@ -194,7 +194,7 @@ def main(model, argv=None, front="vae.py"):
     missing = [task for task in unimplemented_tasks(model) if not task.startswith("Task 3")]
     if missing:
         print("vae.py: training needs these functions first (the TODO comments in vae.py and adam.py "
-              "say what to write; check your work with python -m pytest tests/grading):\n  "
+              "say what to write; check your work with python -m pytest grading/rubric):\n  "
               + "\n  ".join(missing), file=sys.stderr)
         return 1
     try:

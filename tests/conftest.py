@@ -1,8 +1,8 @@
 """Shared fixtures: tiny float64 networks, MNIST loaded once, one small trained run,
 and a helper that runs vae.py in-process with MNIST already in memory.
 
-Test modules take everything from here as fixtures and never `import conftest`:
-tests/grading has a conftest.py of its own, which would shadow this one."""
+Test modules take everything from here as fixtures and never `import conftest`. The fixture
+submissions' helpers (tests/fixtures: original_variants, student_style) import by name."""
 import collections
 import contextlib
 import io
@@ -16,9 +16,10 @@ import types
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # on sys.path: pytest.ini's pythonpath
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
+if FIXTURES not in sys.path:
+    sys.path.insert(0, FIXTURES)
 
 from grading import sandbox  # noqa: E402
 

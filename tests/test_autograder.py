@@ -1,6 +1,5 @@
-"""tools/make_autograder.py: the Gradescope autograder, built and run as Gradescope would
+"""grading/gradescope.py: the Gradescope autograder, built and run as Gradescope would
 (a root folder with source/, submission/, results/; AUTOGRADER_ROOT points there)."""
-import io
 import json
 import os
 import shutil
@@ -14,9 +13,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_autograder  # noqa: E402
-import make_handout  # noqa: E402
+from grading import gradescope as make_autograder  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +33,9 @@ def run(autograder, tmp_path, files, break_it=None):
         shutil.copy(source, root / "submission" / name)
     if break_it:
         break_it(root)
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable, KEEP_CASES="1")
-    proc = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=600)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=sys.executable)
+    proc = subprocess.run(["bash", str(root / "run_autograder"), "--keep-cases=%s" % (root / "cases")], env=env,
+                          capture_output=True, text=True, timeout=600)
     return root, json.loads((root / "results" / "results.json").read_text()), proc
 
 
@@ -52,11 +51,13 @@ def test_the_zip_makes_private_cases_and_holds_none_of_the_students(autograder):
         names = set(z.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
     assert {"setup.sh", "run_autograder", "source/requirements.txt", "source/grading/sandbox.py",
-            "source/tests/grading/conftest.py", "source/data.py", "source/mnist/t10k-images-idx3-ubyte.gz",
-            "source/tools/make_reference.py", "source/vae.py", "source/adam.py",
-            "source/docs/default/params.npz"} <= names
+            "source/grading/rubric/test_task1.py", "source/data.py", "source/mnist/t10k-images-idx3-ubyte.gz",
+            "source/grading/casemaker.py", "source/vae.py", "source/adam.py", "source/support/__init__.py",
+            "source/grading/trained_networks.npz"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
-    assert not any(n.startswith("source/tests/reference/") for n in names)
+    assert not any(n.startswith("source/grading/reference/") for n in names)
+    with zipfile.ZipFile(autograder) as z:
+        assert "-e ." not in z.read("source/requirements.txt").decode()
     assert "source/experiments.py" not in names
 
 
@@ -69,7 +70,7 @@ def test_every_attempt_is_graded_on_cases_of_its_own(autograder, tmp_path):
         assert (root / "cases").stat().st_mode & 0o077 == 0
         with np.load(root / "cases" / "kl_mnist.npz", allow_pickle=False) as f:
             inputs.append(f["in.q_means_and_log_stds"])
-    with np.load(ROOT / "tests" / "reference" / "kl_mnist.npz", allow_pickle=False) as stored:
+    with np.load(ROOT / "grading" / "reference" / "kl_mnist.npz", allow_pickle=False) as stored:
         students = stored["in.q_means_and_log_stds"]
     assert not np.array_equal(inputs[0], inputs[1])
     assert not np.array_equal(inputs[0], students) and not np.array_equal(inputs[1], students)
@@ -106,7 +107,6 @@ def test_a_grading_that_cannot_finish_still_leaves_a_zero_results_json(autograde
 def test_a_notebook_handed_in_is_graded(autograder, tmp_path):
     """vae.ipynb alone (the handout's notebook, the reference in its task cells): 100."""
     import nbformat
-    sys.path.insert(0, str(ROOT / "tests"))
     from test_notebook import solved
     handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
     nbformat.write(solved(handout / "vae.ipynb"), str(tmp_path / "vae.ipynb"))

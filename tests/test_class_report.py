@@ -1,7 +1,7 @@
 """The class report (grading/class_report.py), written by grade_all --report for a generated class
 of 12: two copies of the reference (one with its names changed and its formatting redone, and an
 import of a module not handed in), two
-handouts, mutants (tools/mutants.py), a script on the original handout with a slip, and a file
+handouts, mutants (grading/mutants.py), a script on the original handout with a slip, and a file
 that does not compile."""
 import ast
 import re
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
-import mutants  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from grading import mutants  # noqa: E402
+import original_variants  # noqa: E402  (tests/fixtures)
 
 MUTANTS = ("kl_no_half", "sample_variance", "elbo_sum_over_batch", "adam_no_bias_correction", "generate_logits",
            "interpolate_pixel_space")
@@ -45,14 +45,14 @@ def report(tmp_path_factory):
             shutil.copy(handout / file, folder / name)
     for i, name in enumerate(MUTANTS):
         mutants.BY_NAME[name].write(folder / ("m%d-%s" % (i, name)))
-    variant = next(v for v in mutants.ORIGINAL_VARIANTS if v.name == "original_samples_logits")
+    variant = next(v for v in original_variants.ORIGINAL_VARIANTS if v.name == "original_samples_logits")
     variant.write(folder / "olga")
     (folder / "pat").mkdir()
     (folder / "pat" / "vae.py").write_text("def compute_KL(q:\n    pass\n")
     assert len(list(folder.iterdir())) == 12
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_all.py"), str(folder), "--out",
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade-class", str(folder), "--out",
                            str(base / "grades.csv"), "--json-dir", str(base / "json"), "--report", str(base / "report"),
-                           "--reference-dir", str(ROOT / "tests" / "reference")],
+                           "--reference-dir", str(ROOT / "grading" / "reference")],
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return base / "report", (base / "report" / "index.html").read_text(), base

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from grading import GradingFailure, NotGraded, observe, sandbox  # noqa: E402
+from grading import GradingFailure, NotGraded, api, observe, sandbox  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
 MODE = sandbox.detect()
@@ -95,10 +95,10 @@ def test_a_worker_python_that_lacks_a_package_says_which_and_where(tmp_path, mon
     assert python in text and "requirements.txt" in text, text
 
 
-def grade_json(tmp_path, env, *extra):
+def grade_json(tmp_path, env, select=None, allow_unisolated=False):
+    """The reference graded by the grading's command (grading/api.py), its results written."""
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/grading",
-                           "--submission=%s" % ROOT, "--grade-json=%s" % out, *extra],
+    proc = subprocess.run(api.command(ROOT, results=out, select=select, allow_unisolated=allow_unisolated),
                           capture_output=True, text=True, timeout=600, cwd=str(ROOT), env=dict(os.environ, **env))
     return proc, (json.loads(out.read_text()) if out.exists() else None)
 
@@ -109,7 +109,7 @@ def test_a_worker_that_cannot_start_is_not_graded(tmp_path):
     a Python it cannot read): never 0 with complete true: no score, complete false, and why."""
     if sandbox.probe("user")[0]:
         pytest.skip("the worker's user can run this Python: nothing to stage")
-    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "user"}, "-k", "compute_KL")
+    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "user"}, select="compute_KL")
     assert result is not None, proc.stdout[-2000:]
     assert result["extra_data"]["complete"] is False and result["score"] is None, result["output"]
     assert "not graded: the sandbox could not start" in result["extra_data"]["not_graded"][0]
@@ -120,11 +120,11 @@ def test_a_worker_that_cannot_start_is_not_graded(tmp_path):
 def test_grading_others_work_unisolated_is_refused_unless_allowed(tmp_path):
     """Without isolation, grading with a results file (others' work) stops at once and says why and
     how; --allow-unisolated grades, and the results say "none"."""
-    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "none"}, "-k", "compute_KL")
+    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "none"}, select="compute_KL")
     assert proc.returncode != 0 and "refusing to grade others' work without isolation" in proc.stderr, proc.stderr
     assert "--allow-unisolated" in proc.stderr and "Python:" in proc.stderr
     assert result is None or result["extra_data"]["complete"] is False
-    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "none"}, "-k", "compute_KL", "--allow-unisolated")
+    proc, result = grade_json(tmp_path, {"GRADING_ISOLATION": "none"}, select="compute_KL", allow_unisolated=True)
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert result["extra_data"]["isolation"] == "none" and result["score"] == 10
 
@@ -153,7 +153,7 @@ print(json.dumps({"outcome": outcome, "peak": peak}))
 
 def original_with(tmp_path, task3_extra):
     """The original practical's solution with code appended to its main block."""
-    text = (ROOT / "tools" / "fixtures" / "original_practical" / "vae.py").read_text()
+    text = (ROOT / "tests" / "fixtures" / "original_practical" / "vae.py").read_text()
     folder = tmp_path / "sub"
     folder.mkdir()
     (folder / "vae.py").write_text(text + textwrap.indent(textwrap.dedent(task3_extra), "    "))
@@ -283,7 +283,7 @@ def test_a_cpu_hog_on_the_only_cpu_costs_its_classmate_nothing(tmp_path):
                 pass
         sample_latent_variables_from_posterior = bernoulli_log_prob = compute_KL = _spin
         """))
-    proc = subprocess.run(["taskset", "-c", "0", sys.executable, str(ROOT / "tools" / "grade_all.py"), str(folder),
+    proc = subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "grading", "grade-class", str(folder),
                            "--out", str(tmp_path / "grades.csv"), "--jobs", "2"],
                           capture_output=True, text=True, timeout=3000, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -299,13 +299,11 @@ def test_the_reference_scores_100_and_the_stubs_0_in_every_mode(mode, tmp_path):
     """In every isolation mode this machine supports (none with --allow-unisolated)."""
     if not sandbox.probe(mode)[0]:
         pytest.skip("%s isolation does not work here: %s" % (mode, sandbox.probe(mode)[1]))
-    sys.path.insert(0, str(ROOT / "tools"))
-    import make_handout
-    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    from grading import handout as handouts
+    handout = handouts.write_handout(tmp_path / "handout", check_leaks=False)
     for folder, total in ((ROOT, 100), (handout, 0)):
         out = tmp_path / ("%s.json" % total)
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/grading",
-                               "--submission=%s" % folder, "--grade-json=%s" % out, "--allow-unisolated"],
+        proc = subprocess.run(api.command(folder, results=out, allow_unisolated=True),
                               capture_output=True, text=True, timeout=900, cwd=str(ROOT),
                               env=dict(os.environ, GRADING_ISOLATION=mode))
         result = json.loads(out.read_text())

@@ -11,7 +11,6 @@ import pytest
 from autograd import grad
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 import experiments  # noqa: E402
 
 

@@ -11,7 +11,6 @@ Also: the given functions accept what the original handout's did, and the stand-
 """
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_grading_meta as meta  # noqa: E402
 from grading import cases, given  # noqa: E402
 from grading.submission import Submission  # noqa: E402
@@ -130,7 +128,7 @@ def test_the_stand_ins_answers_are_no_other_cases_input_or_output(which, ref, pr
 
 @pytest.fixture(scope="module")
 def private_refs(tmp_path_factory):
-    import make_reference
+    from grading import casemaker as make_reference
     base = tmp_path_factory.mktemp("private")
     make_reference.write(base / "1", seed=1, with_mistakes=False)
     return [cases.Reference(base / "1")]

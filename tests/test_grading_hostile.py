@@ -2,14 +2,14 @@
 file without the attack, changes no file of the grader, leaves no process behind, and
 does not stop a class batch.
 
-The attacks live in tools/fixtures/hostile/hostile.py. Each hostile submission here is
+The attacks live in tests/fixtures/hostile/hostile.py. Each hostile submission here is
 the handout's stub vae.py / adam.py (0 / 100) or the reference (100 / 100) with attacks
 armed at import time and/or before a task function's every call (graded in a class
-batch by tools/grade_all.py), or the attacks called directly as functions of an
+batch by vae-teacher grade-class), or the attacks called directly as functions of an
 "arsenal" submission (through grading.submission.Submission, which is faster and
 measures each call):
 
-1. reading: the grader's tests/reference, the repository's own vae.py / adam.py (as if
+1. reading: the grader's grading/reference, the repository's own vae.py / adam.py (as if
    on sys.path), a classmate's folder, the results JSON, other jails and staging
    folders, the network; used if found (the probe is checked to work without isolation);
 2. the channel: garbage, pickles (whose payload creates a file if ever unpickled),
@@ -57,20 +57,17 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT, ROOT / "tools"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-import grade_all  # noqa: E402
-import make_handout  # noqa: E402
-import make_reference  # noqa: E402
+from grading import classroom as grade_all  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from grading import casemaker as make_reference  # noqa: E402
 from grading import GradingFailure, sandbox  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
-HOSTILE_PY = ROOT / "tools" / "fixtures" / "hostile" / "hostile.py"
+HOSTILE_PY = ROOT / "tests" / "fixtures" / "hostile" / "hostile.py"
 MODE = sandbox.detect()
 ISOLATED = MODE in ("namespace", "user")
 MARK = "hostile-%s" % uuid.uuid4().hex[:12]     # in the argv of every process an attack starts
-GRADER_FILES = ("grading", "tests", "tools", "vae.py", "adam.py", "data.py", "plotting.py", "report.py")
+GRADER_FILES = ("grading", "support", "tests", "tools", "vae.py", "adam.py", "data.py", "plotting.py")
 TIMEOUT = 2.0
 UNEXPLAINED = ("grader files changed without the attacks' marker: by the grader itself, or by someone editing "
                "the repository while the tests ran")
@@ -309,10 +306,10 @@ def stubs(handout):
 
 def lookup_data(handout):
     """lookup_data.py for hostile.lookup: the inputs and expected outputs of every stored case of
-    the handout's own tests/reference (what every student has), compressed, in base64."""
+    the handout's own grading/reference (what every student has), compressed, in base64."""
     import base64
     meta, arrays = [], {}
-    for path in sorted((handout / "tests" / "reference").glob("*.npz")):
+    for path in sorted((handout / "grading" / "reference").glob("*.npz")):
         with np.load(path, allow_pickle=False) as f:
             case = json.loads(str(f["meta"])) if "meta" in f.files else {}
             if case.get("call", {}).get("job") not in ("call", "adam_step"):
@@ -346,20 +343,20 @@ def sentinel():
 
 
 def base_config(tmp, listener, sentinel, class_dir, json_dir):
-    npz = sorted(str(p) for p in (ROOT / "tests" / "reference").glob("*.npz"))
-    repo_files = [str(ROOT / p) for p in ("grading/points.json", "tests/grading/conftest.py", "vae.py", "adam.py",
+    npz = sorted(str(p) for p in (ROOT / "grading" / "reference").glob("*.npz"))
+    repo_files = [str(ROOT / p) for p in ("grading/points.json", "grading/rubric/test_task1.py", "vae.py", "adam.py",
                                           "grading/submission.py")]
     return {
         "mark": MARK, "repo": str(ROOT), "grader_uid": os.getuid(), "port": listener.port,
         "sentinels": [sentinel.pid], "pickle_marker": str(Path(tmp) / (MARK + "-unpickled")),
         "secrets": npz[:2] + repo_files + [str(class_dir), str(Path(class_dir) / "reference" / "vae.py"),
                                            str(json_dir)],
-        "globs": [str(ROOT / "tests" / "reference" / "*.npz"), str(Path(json_dir) / "*.json"),
+        "globs": [str(ROOT / "grading" / "reference" / "*.npz"), str(Path(json_dir) / "*.json"),
                   str(Path(class_dir) / "*" / "vae.py"), "/tmp/grading-jail-*/submission/vae.py",
                   "/tmp/grading-stage-*/*/vae.py"],
         "classmates": [str(Path(class_dir) / "reference"), str(Path(class_dir) / "handout")],
         "targets": repo_files + npz,
-        "dirs": [str(ROOT), str(ROOT / "grading"), str(ROOT / "tests" / "reference"), str(ROOT / "tests" / "grading"),
+        "dirs": [str(ROOT), str(ROOT / "grading"), str(ROOT / "grading" / "reference"), str(ROOT / "grading" / "rubric"),
                  str(json_dir), str(class_dir)],
         "results_globs": [str(Path(json_dir) / "*.json")],
         "sabotage_globs": [str(Path(class_dir) / "*" / "vae.py")],

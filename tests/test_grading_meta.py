@@ -1,9 +1,9 @@
-"""Tests of the grading itself (tests/grading, tools/grade_all.py, tools/make_reference.py).
+"""Tests of the grading itself (grading/rubric, grading/classroom.py, grading/casemaker.py).
 
-- Every known wrong solution (tools/mutants.py, at least 15) loses points in its task,
+- Every known wrong solution (grading/mutants.py, at least 15) loses points in its task,
   and the failure messages name the mistake; correct solutions written differently from
-  the reference (tools/fixtures/alternative_solution) score full marks.
-- A class folder graded by tools/grade_all.py: the reference scores full marks, the
+  the reference (tests/fixtures/alternative_solution) score full marks.
+- A class folder graded by vae-teacher grade-class: the reference scores full marks, the
   handout zero on every task with "not implemented" messages, a vae.py written for the
   original practical full marks by watching it run, the original handout left blank zero,
   and a broken submission zeros with the reason; Gradescope's results.json is well formed.
@@ -24,21 +24,19 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADING = ROOT / "tests" / "grading"
-for path in (ROOT, GRADING, ROOT / "tools", ROOT / "tools" / "fixtures"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-import grade_all  # noqa: E402
-import make_handout  # noqa: E402
-import make_reference  # noqa: E402
-import mutants  # noqa: E402
+GRADING = ROOT / "grading" / "rubric"
+from grading import classroom as grade_all  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from grading import casemaker as make_reference  # noqa: E402
+from grading import mutants  # noqa: E402
+import original_variants  # noqa: E402  (tests/fixtures, on sys.path: tests/conftest.py)
 import student_style  # noqa: E402
 from grading import GradingFailure, PartialCredit, cases, layout, observe, results  # noqa: E402
 from grading.submission import OWN, Submission  # noqa: E402
 
 TABLE = results.load_points()
-ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
-ORIGINAL_HANDOUT = ROOT / "tools" / "fixtures" / "original_handout"
+ORIGINAL = ROOT / "tests" / "fixtures" / "original_practical"
+ORIGINAL_HANDOUT = ROOT / "tests" / "fixtures" / "original_handout"
 
 
 def _test_module(name):
@@ -54,7 +52,7 @@ def _test_module(name):
 def grading_tests():
     """{test name: (function, [case or None, ...])} of every grading test."""
     tests = {}
-    for name in ("test_grade_task1", "test_grade_task2", "test_grade_task3", "test_grade_observed"):
+    for name in ("test_task1", "test_task2", "test_task3", "test_observed"):
         for attr, fn in vars(_test_module(name)).items():
             if attr.startswith("test_") and callable(fn):
                 cases = [None]
@@ -151,7 +149,7 @@ def full_only(values, default, name=lambda v: v):
 
 @pytest.fixture(scope="session")
 def private_refs(tmp_path_factory, request):
-    """Private sets of cases, as graders make them (tools/make_reference.py --seed N): seed 1, and
+    """Private sets of cases, as graders make them (vae-teacher cases --seed N): seed 1, and
     seeds 2 to 10 too with --full."""
     base = tmp_path_factory.mktemp("private")
     out = []
@@ -229,9 +227,9 @@ def do_nothing(name, tmp_path):
 
 FIXTURES = {
     "reference": (lambda tmp: ROOT, FULL),
-    "alternative_solution": (lambda tmp: ROOT / "tools" / "fixtures" / "alternative_solution", FULL),
+    "alternative_solution": (lambda tmp: ROOT / "tests" / "fixtures" / "alternative_solution", FULL),
     "original_practical": (lambda tmp: ORIGINAL, FULL),
-    "original_handout": (lambda tmp: ROOT / "tools" / "fixtures" / "original_handout", {p: 0 for p in FULL}),
+    "original_handout": (lambda tmp: ROOT / "tests" / "fixtures" / "original_handout", {p: 0 for p in FULL}),
 }
 FIXTURES.update({name: (functools.partial(do_nothing, name), {p: 0 for p in FULL})
                  for name in ["handout"] + sorted(mutants.DO_NOTHING)})
@@ -264,7 +262,7 @@ def test_whole_submissions_get_the_same_points_under_every_set_of_cases(name, re
 ORIGINAL_DEFAULT = set()
 
 
-@pytest.mark.parametrize("variant", full_only(mutants.ORIGINAL_VARIANTS, ORIGINAL_DEFAULT, lambda v: v.name),
+@pytest.mark.parametrize("variant", full_only(original_variants.ORIGINAL_VARIANTS, ORIGINAL_DEFAULT, lambda v: v.name),
                          ids=lambda v: v.name)
 def test_original_format_solution_gets_what_a_careful_teacher_gives(variant, ref, tmp_path):
     """A vae.py written on the original handout (ADAM and Task 3 in its main block, or at module
@@ -440,8 +438,8 @@ def test_several_gradings_at_once_get_one_blas_thread_each(tmp_path, monkeypatch
     fake.chmod(0o755)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # the test suite's own is 1 (conftest.py)
     monkeypatch.syspath_prepend(str(tmp_path))
-    original = grade_all.grading_command
-    monkeypatch.setattr(grade_all, "grading_command",
+    original = grade_all.api.command
+    monkeypatch.setattr(grade_all.api, "command",
                         lambda *a, **k: original(*a, **k)[:3] + ["-p", "blas_probe", "-p", "no:hypothesispytest",
                                                                   "-p", "no:benchmark", "--co", str(tmp_path / "staged")])
     for jobs in (2, 1):
@@ -615,13 +613,13 @@ def _pytest(*args, cwd=ROOT):
 @pytest.mark.parametrize("part", full_only(TABLE["parts"], {"bernoulli_log_prob", "adam_step", "interpolate"},
                                            lambda p: p["function"]), ids=lambda p: p["function"])
 def test_k_with_a_task_functions_name_selects_all_its_tests(part):
-    out = _pytest("tests/grading", "-k", part["function"], "--collect-only", "-q").stdout
+    out = _pytest("grading/rubric", "-k", part["function"], "--collect-only", "-q").stdout
     selected = {line.split("::")[1].split("[")[0] for line in out.splitlines() if "::" in line}
     assert selected == set(part["tests"]), out
 
 
 def test_a_partial_self_check_shows_only_what_it_ran():
-    out = _pytest("tests/grading", "-k", "bernoulli_log_prob").stdout
+    out = _pytest("grading/rubric", "-k", "bernoulli_log_prob").stdout
     assert "Task 1.2  bernoulli_log_prob                          15 / 15" in out
     assert "these tests: 15 / 15; 8 other parts not run" in out
     assert "TOTAL" not in out and "Task 1.1" not in out and "not collected" not in out
@@ -634,7 +632,7 @@ def test_grade_all_takes_relative_paths_from_the_current_folder(tmp_path, privat
         shutil.copy(ROOT / name, tmp_path / "class" / "ref")
     shutil.copytree(private_refs[0].dir, tmp_path / "cases")
     import subprocess
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_all.py"), "class", "--out", "grades.csv",
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade-class", "class", "--out", "grades.csv",
                            "--json-dir", "json", "--reference-dir", "cases"], cwd=str(tmp_path),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""The student handout written by tools/make_handout.py from the reference's solution regions."""
+"""The student handout written by grading/handout.py from the reference's solution regions."""
 import ast
 import os
 import re
@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
+from grading import handout as make_handout, regions  # noqa: E402
 
 TASKS = ["Task 1.1: sample_latent_variables_from_posterior", "Task 1.2: bernoulli_log_prob",
          "Task 1.3: compute_KL", "Task 1.4: vae_lower_bound", "Task 2.1: adam_init", "Task 2.2: adam_step",
@@ -28,8 +27,8 @@ def handout(tmp_path_factory):
 def test_handout_contents(handout):
     for name in ["vae.py", "adam.py", "vae.ipynb", "support/notebook.py", "data.py", "plotting.py", "requirements.txt",
                  "README.md",
-                 "pytest.ini", "tests/grading/conftest.py", "grading/points.json",
-                 "grading/submission.py", "grading/sandbox.py", "tests/reference/nets.npz"]:
+                 "pytest.ini", "grading/rubric/test_task1.py", "grading/points.json", "grading/pytest_plugin.py",
+                 "grading/submission.py", "grading/sandbox.py", "grading/reference/nets.npz"]:
         assert (handout / name).is_file(), name
     for name in ("data.py", "plotting.py") + tuple("support/" + p.name for p in (ROOT / "support").glob("*.py")):
         assert (handout / name).read_bytes() == (ROOT / name).read_bytes(), name
@@ -37,7 +36,7 @@ def test_handout_contents(handout):
     assert sorted(os.listdir(handout / "mnist")) == sorted(os.listdir(ROOT / "mnist"))
     assert not list(handout.rglob("__pycache__"))
     readme = (handout / "README.md").read_text()
-    for text in ["python -m pytest tests/grading", "pip install -r requirements.txt", "python vae.py"]:
+    for text in ["python -m pytest", "pip install -r requirements.txt", "python vae.py"]:
         assert text in readme
     for function in make_handout.GUIDANCE:
         assert "`%s`" % function in readme
@@ -47,7 +46,7 @@ def test_stubs_replace_every_solution_region(handout):
     for name in make_handout.SOLUTION_FILES:
         text = (handout / name).read_text()
         compile(text, name, "exec")
-        assert not any(make_handout.MARKER.match(line) for line in text.splitlines())
+        assert not any(regions.MARKER.match(line) for line in text.splitlines())
         tree = ast.parse(text)
         reference = make_handout.find_regions((ROOT / name).read_text(), name)
         for region in reference:
@@ -109,8 +108,7 @@ def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
 
 def _source_with(tmp_path, vae_text):
     source = tmp_path / "source"
-    (source / "tests" / "grading").mkdir(parents=True)
-    (source / "grading").mkdir(exist_ok=True)
+    (source / "grading").mkdir(parents=True)
     shutil.copy(ROOT / "grading" / "points.json", source / "grading")
     shutil.copy(ROOT / "adam.py", source)
     (source / "vae.py").write_text(vae_text)
@@ -128,17 +126,17 @@ BODY = "def compute_KL(q):\n    x = 1\n%s    return x\n"
 ])
 def test_bad_markers_are_clear_errors(tmp_path, capsys, markers, message):
     source = _source_with(tmp_path, BODY % markers)
-    with pytest.raises(make_handout.HandoutError, match=message):
-        make_handout.find_regions((source / "vae.py").read_text(), "vae.py")
+    with pytest.raises(regions.RegionError, match=message):
+        regions.find_regions((source / "vae.py").read_text(), "vae.py")
     assert make_handout.main([str(tmp_path / "out"), "--source", str(source)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("make_handout.py: error: vae.py:") and message in err and "Traceback" not in err
+    assert err.startswith("handout: error: vae.py:") and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
 def test_region_outside_a_function_and_missing_guidance(tmp_path):
-    with pytest.raises(make_handout.HandoutError, match="not inside a function"):
-        make_handout.find_regions("x = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\n", "vae.py")
+    with pytest.raises(regions.RegionError, match="not inside a function"):
+        regions.find_regions("x = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\n", "vae.py")
     source = _source_with(tmp_path, "def helper():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
     with pytest.raises(make_handout.HandoutError, match="no guidance .* for helper"):
         make_handout.build(source)
@@ -197,7 +195,8 @@ def test_no_file_outside_the_stubs_computes_a_tasks_answer(handout):
     """A student can copy nothing: the grader's observation of original-layout scripts, which
     recomputes Figure 5, the sample, the KL and Task 3's images, is not in the handout."""
     assert not (handout / "grading" / "observe.py").exists()
-    assert not (handout / "tests" / "grading" / "test_grade_observed.py").exists()
+    assert not (handout / "grading" / "rubric" / "test_observed.py").exists()
+    assert not (handout / "grading" / "figure5.py").exists()
     found = []
     for path in sorted(handout.rglob("*.py")):
         name = str(path.relative_to(handout))

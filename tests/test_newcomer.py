@@ -1,19 +1,18 @@
 """What a new teacher and a new student met, each fixed with a test where a test can tell."""
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
-import make_reference  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from grading import casemaker as make_reference  # noqa: E402
 from grading import cases  # noqa: E402
 
 
 def grade(folder):
-    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/grading", "-q", "-p", "no:cacheprovider",
-                           "--submission=%s" % folder], capture_output=True, text=True, timeout=600, cwd=str(ROOT))
+    """What the teacher's `vae-teacher grade FOLDER` prints."""
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade", str(folder)], capture_output=True, text=True,
+                          timeout=600, cwd=str(ROOT))
     return proc.stdout
 
 

@@ -4,7 +4,6 @@ stands for; its code runs only in the sandbox, its saved outputs are never read)
 import ast
 import csv
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -14,12 +13,11 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
+from grading import api, handout as make_handout  # noqa: E402
 from grading import layout  # noqa: E402
 
 QUICK_TRAIN = "train(epochs=1, num_train=600, iwae_samples=0)"
-ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical" / "vae.py"
+ORIGINAL = ROOT / "tests" / "fixtures" / "original_practical" / "vae.py"
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +99,9 @@ def test_the_stubs_report_zero_and_the_notebook_runs_to_its_end(handout, tmp_pat
 # ---------------------------------------------------------------------------
 # Notebooks handed in, graded like scripts
 
-def grade(folder, *extra):
+def grade(folder):
     out = Path(str(folder) + ".json")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/grading",
-                           "--submission=%s" % folder, "--grade-json=%s" % out, *extra],
-                          capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    proc = subprocess.run(api.command(folder, results=out), capture_output=True, text=True, timeout=900, cwd=str(ROOT))
     assert out.exists(), proc.stdout[-3000:]
     return json.loads(out.read_text()), proc.stdout
 
@@ -179,8 +175,8 @@ def test_a_class_of_notebooks_is_graded_by_grade_all(handout, tmp_path):
     folder = tmp_path / "class"
     write(solved(handout / "vae.ipynb"), folder / "alice")
     write(nbformat.read(str(handout / "vae.ipynb"), as_version=4), folder / "bob", "Practica VAE.ipynb")
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "grade_all.py"), str(folder), "--out",
-                           str(tmp_path / "grades.csv"), "--reference-dir", str(ROOT / "tests" / "reference")],
+    proc = subprocess.run([sys.executable, "-m", "grading", "grade-class", str(folder), "--out",
+                           str(tmp_path / "grades.csv"), "--reference-dir", str(ROOT / "grading" / "reference")],
                           capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     with open(tmp_path / "grades.csv") as f:
@@ -209,7 +205,7 @@ def test_a_hostile_notebook_gains_nothing_and_leaves_nothing(tmp_path):
                                     "import os\nleaked = []\nfor p in (%r, %r):\n    try:\n"
                                     "        leaked.append(open(p).read()[:50])\n    except OSError:\n        pass\n"
                                     "print('LEAKED', leaked)" % (str(ROOT / "grading" / "points.json"),
-                                                                 str(ROOT / "tests" / "reference" / "kl_small.npz")),
+                                                                 str(ROOT / "grading" / "reference" / "kl_small.npz")),
                                     "open(%r, 'w').write('x')" % str(tmp_path / "planted"),
                                     "import os\nif os.fork() == 0:\n    os._exit(0)"])
     result, output = grade(write(nb, tmp_path / "hostile"))

@@ -1,4 +1,4 @@
-"""tools/make_prairielearn.py: a PrairieLearn question whose entrypoint is run on a simulated
+"""grading/prairielearn.py: a PrairieLearn question whose entrypoint is run on a simulated
 /grade tree (GRADE_ROOT), as PrairieLearn's external grader would, and its results checked
 against PrairieLearn's documented fields and types."""
 import json
@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
-import make_prairielearn  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from grading import prairielearn as make_prairielearn  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +55,7 @@ def test_the_question_enables_external_grading(question):
     assert (question / options["entrypoint"][len("/grade/"):]).stat().st_mode & 0o111
     html = (question / "question.html").read_text()
     assert "<pl-file-upload" in html and all(name in html for name in ("vae.py", "adam.py", "vae.ipynb"))
-    assert not (question / "tests" / "tests" / "reference").exists()   # no stored cases: private ones per attempt
+    assert not (question / "tests" / "grading" / "reference").exists()   # no stored cases: private ones per attempt
 
 
 def test_the_reference_scores_1(question, tmp_path):

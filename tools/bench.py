@@ -14,7 +14,7 @@ each is compared, so that a busy moment of the machine hits every program alike.
     python tools/bench.py --breakdown            # where one epoch's time goes
     python tools/bench.py --markdown             # also print README's speed table
 
-The student solutions are tools/fixtures/student_style.py's: correct Task 1 and 2 code
+The student solutions are tests/fixtures/student_style.py's: correct Task 1 and 2 code
 written the ways students write it (npr.randn, np.split or slicing, np.logaddexp once or
 twice, log1p/exp guarded or not, the log of a clipped sigmoid, np.mean, np.zeros), each put
 into a copy of this repository. The reference also runs with its BLAS on one thread
@@ -77,11 +77,20 @@ def peer_epochs(script, args, env=None):
     return [json.loads(line)["epoch_seconds"] for line in stdout.splitlines() if line.startswith("{")], peak
 
 
+def student_styles():
+    """tests/fixtures/student_style.py: correct Task 1 and 2 code written the ways students write it."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("student_style", os.path.join(ROOT, "tests", "fixtures",
+                                                                                "student_style.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def programs(args, tmp):
     """{name: (kind, path, environment)}: the reference (also with its BLAS on one thread), each
     student-style solution, each installed peer (PyTorch's also on one thread)."""
-    sys.path.insert(0, os.path.join(HERE, "fixtures"))
-    import student_style
+    student_style = student_styles()
     found = {"reference": ("vae", VAE, None), "reference, BLAS on 1 thread": ("vae", VAE, ONE_THREAD)}
     for variant in student_style.VARIANTS:
         folder = student_style.write_solution(os.path.join(tmp, "student_" + variant), variant)
@@ -149,10 +158,8 @@ def measure_interleaved(args, tmp):
     best round, scaled to 60,000 images, is each one's epoch."""
     import importlib.util
     import numpy as np
-    sys.path.insert(0, ROOT)
-    sys.path.insert(0, os.path.join(HERE, "fixtures"))
     import data
-    import student_style
+    student_style = student_styles()
 
     def load(name, path):
         spec = importlib.util.spec_from_file_location(name, path)
@@ -214,9 +221,9 @@ def breakdown(args):
     """In this process: seconds for one epoch of (a) the training step, (b) its gradient
     alone, (c) the same gradient by hand in numpy, without autograd, (d) ADAM alone,
     (e) the binarisation alone, (f) the gradient's matrix products alone."""
-    sys.path.insert(0, ROOT)
     import numpy as np
     import data
+    import support  # noqa: F401  (the speed primitives every training through support has)
     import vae
     from adam import adam_init, adam_step
 

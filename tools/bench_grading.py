@@ -5,7 +5,7 @@
     python tools/bench_grading.py --submission DIR       # any submission folder
     python tools/bench_grading.py --memory-mb 768 --cpus 0.5 --repeats 3
 
-It builds an autograder (tools/make_autograder.py, without the mistakes' fingerprints
+It builds an autograder (grading/gradescope.py, without the mistakes' fingerprints
 unless --mistakes), lays it out as Gradescope does (source/, submission/, results/ under
 one root), and runs its run_autograder in a cgroup limited to --memory-mb and --cpus
 (cgroup v1 or v2; as root). Where no cgroup can be made it falls back to prlimit on the
@@ -25,7 +25,6 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
 
 
 class Cgroup:
@@ -130,8 +129,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1, help="runs per submission (default %(default)s)")
     parser.add_argument("--mistakes", action="store_true", help="build the autograder with the mistakes' hints")
     args = parser.parse_args(argv)
-    import make_autograder
-    import make_handout
+    from grading import gradescope as make_autograder, handout as make_handout
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
         zip_path = tmp / "autograder.zip"

@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import make_handout  # noqa: E402
-from screenshot import screenshot  # noqa: E402
+from grading import handout as make_handout  # noqa: E402
+from screenshot import screenshot  # noqa: E402  (beside this script)
 
 OUT = ROOT / "docs" / "notebook" / "check_cells.png"
 

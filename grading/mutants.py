@@ -4,19 +4,17 @@ Each mutant replaces the `# BEGIN SOLUTION` ... `# END SOLUTION` region of one f
 in the reference's vae.py or adam.py (so it survives edits elsewhere in those files).
 Two uses:
 
-- tools/make_reference.py runs every mutant on every stored case and stores what it
+- grading/casemaker.py runs every mutant on every stored case and stores what it
   returns (a fingerprint) with the mutant's hint, so that a grading test that sees the
   same wrong output can say which mistake it looks like;
 - tests/test_grading_meta.py checks that every mutant loses points in its task and
   that the failure messages name the mistake (`expect`, by default the hint).
 """
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_handout import find_regions  # noqa: E402
+from grading.regions import find_regions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -373,91 +371,3 @@ def write_all(directory, mutants=MUTANTS, source=ROOT):
     if directory.exists():
         shutil.rmtree(directory)
     return {m.name: m.write(directory / m.name, source) for m in mutants}
-
-
-# ---------------------------------------------------------------------------
-# Solutions written on the original handout (ADAM and Task 3 in the main block), graded by
-# watching them run: tools/fixtures/original_practical (right throughout) and its variants.
-
-ORIGINAL = ROOT / "tools" / "fixtures" / "original_practical"
-ADAM_UPDATE = "flattened_current_params = flattened_current_params + alpha * m_hat / (np.sqrt(v_hat) + epsilon)"
-
-
-class OriginalVariant:
-    """The original practical's solution with replacements; points: what a careful teacher gives
-    each part it touches (others full); layout: "main" (as written), "module" (the main block's
-    code at module level) or "subfolder" (vae.py one folder down)."""
-
-    def __init__(self, name, replace=(), points=None, expect=None, layout="main"):
-        self.name, self.replace, self.points, self.expect, self.layout = name, list(replace), points or {}, expect, layout
-
-    def __repr__(self):
-        return "OriginalVariant(%s)" % self.name
-
-    def write(self, directory):
-        directory = Path(directory)
-        text = (ORIGINAL / "vae.py").read_text()
-        for old, new in self.replace:
-            if old not in text:
-                raise ValueError("variant %s: %r not found" % (self.name, old[:50]))
-            text = text.replace(old, new, 1)
-        if self.layout == "module":
-            head, main = text.split("if __name__ == '__main__':\n", 1)
-            text = head + textwrap.dedent(main)
-        target = directory / "hand-in" / "practical" if self.layout == "subfolder" else directory
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "vae.py").write_text(text)
-        return directory
-
-
-ORIGINAL_VARIANTS = [
-    OriginalVariant("original_right"),
-    OriginalVariant("original_module_level", layout="module"),
-    OriginalVariant("original_in_a_subfolder", layout="subfolder", expect="vae.py found in the sub-folder"),
-    OriginalVariant("original_no_bias_correction",
-                    [("m_hat = m / (1 - beta1 ** t)", "m_hat = m"), ("v_hat = v / (1 - beta2 ** t)", "v_hat = v")],
-                    {"2.2": 10}, "no bias correction"),
-    OriginalVariant("original_eps_inside_sqrt",
-                    [("(np.sqrt(v_hat) + epsilon)", "np.sqrt(v_hat + epsilon)")], {"2.2": 13}, "inside the square root"),
-    # t = 0 incremented after the update: every parameter nan at once; a second run with t = 1 checks the rest.
-    OriginalVariant("original_t_from_0", [("    t = 1\n", "    t = 0\n")], {"2.1": 0}, "t starts at 0"),
-    OriginalVariant("original_t_from_2", [("    t = 1\n", "    t = 2\n")], {"2.1": 0}, "t looks one step ahead"),
-    OriginalVariant("original_descent", [(ADAM_UPDATE, ADAM_UPDATE.replace("+ alpha", "- alpha"))], {"2.2": 10},
-                    "goes down the gradient"),
-    OriginalVariant("original_hard_coded_learning_rate",
-                    [("alpha, beta1, beta2, epsilon = learning_rate,", "alpha, beta1, beta2, epsilon = 0.01,")],
-                    {}),   # Figure 5 with another step size is still Figure 5
-    OriginalVariant("original_samples_binarised",
-                    [('save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)',
-                      'p = sigmoid(neural_net_predict(gen_params, z))\n'
-                      '    save_images((npr.rand(*p.shape) < p) * 1.0, "samples.png", ims_per_row=5)')],
-                    {"3.1": 0}, "binarised"),
-    OriginalVariant("original_samples_logits",
-                    [('save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)',
-                      'save_images(neural_net_predict(gen_params, z), "samples.png", ims_per_row=5)')],
-                    {"3.1": 6}, "the logits were saved"),
-    OriginalVariant("original_samples_uniform", [("    z = npr.randn(25, latent_dim)", "    z = npr.rand(25, latent_dim)")],
-                    {"3.1": 0}, "for z drawn from N(0, I)"),
-    OriginalVariant("original_reconstructions_of_means",
-                    [("    encoder_output = neural_net_predict(rec_params, test_images[:10])\n"
-                      "    z = sample_latent_variables_from_posterior(encoder_output)\n",
-                      "    encoder_output = neural_net_predict(rec_params, test_images[:10])\n"
-                      "    z = encoder_output[:, :latent_dim]\n")],
-                    {"3.2": 7}, "posterior means were decoded"),
-    OriginalVariant("original_reconstructions_without_originals",
-                    [("save_images(np.concatenate([test_images[:10], reconstructions]), ",
-                      "save_images(reconstructions, ")],
-                    {"3.2": 7}, "original test images were not saved"),
-    OriginalVariant("original_interpolation_in_pixel_space",
-                    [("        z = means[0] * s + (1 - s) * means[1]\n"
-                      "        save_images(sigmoid(neural_net_predict(gen_params, z)), ",
-                      "        images = test_images[2 * i] * s + (1 - s) * test_images[2 * i + 1]\n"
-                      "        save_images(images, ")],
-                    {"3.3": 0}, "images themselves were interpolated"),
-    OriginalVariant("original_interpolation_of_neighbours",
-                    [("test_images[2 * i:2 * i + 2]", "test_images[i:i + 2]")], {"3.3": 6},
-                    "the ones saved are between 1-2, 2-3"),
-    OriginalVariant("original_task_3_missing",
-                    [("    # Generate 25 images from prior", "    raise SystemExit(0)\n    # Generate 25 images from prior")],
-                    {"3.1": 0, "3.2": 0, "3.3": 0}, "nothing of Task 3 was done"),
-]

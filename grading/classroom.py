@@ -1,12 +1,10 @@
-#!/usr/bin/env python
-"""Grade every submission of a class: python tools/grade_all.py SUBMISSIONS_DIR --out grades.csv
+"""Grade every submission of a class: vae-teacher grade-class SUBMISSIONS_DIR --out grades.csv
 
 Each sub-folder of SUBMISSIONS_DIR is one submission (its vae.py and adam.py, and any
 other top-level .py files they import). Each is first copied, as plain files (never
 through a symbolic link), into a private staging folder under a safe id (0001, 0002,
-...), then graded by its own run of
-
-    python -m pytest tests/grading --submission=STAGED --grade-json=ID.json
+...), then graded by its own run of the grading (grading/api.py's command,
+--submission=STAGED --grade-json=ID.json)
 
 (on Linux forked from this process, which imports pytest and numpy once for all; the
 submission's code itself runs in the sandboxed worker of that run), with private reference
@@ -33,28 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GRADING = ROOT / "tests" / "grading"
-sys.path.insert(0, str(ROOT))
-from grading import layout, results, sandbox, submission as gs  # noqa: E402
+from grading import api, casemaker, layout, results, sandbox, submission as gs
 
-
-def grading_command(submission, json_path, timeout, reference_dir=None, python=sys.executable, hide=(),
-                    allow_unisolated=False):
-    # Every value joined to its option with "=": never a word pytest could take for a folder of
-    # tests (whose conftest.py it would import). -c pins the grader's own pytest.ini.
-    command = [python, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "grading.pytest_plugin",
-               str(GRADING), "--submission=%s" % submission, "--grade-json=%s" % json_path,
-               "--grading-timeout=%s" % timeout,
-               "-q", "--no-header", "--assert=plain", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-               "-p", "no:benchmark", "-p", "no:unraisableexception", "-p", "no:threadexception",
-               "--confcutdir=%s" % GRADING, "--rootdir=%s" % ROOT, "-o", "addopts="]
-    if reference_dir:
-        command.append("--reference-dir=%s" % reference_dir)
-    command += ["--grading-hide=%s" % path for path in hide]
-    if allow_unisolated:
-        command.append("--allow-unisolated")
-    return command
+ROOT = api.ROOT
 
 
 # ---------------------------------------------------------------------------
@@ -114,7 +93,8 @@ class _Run:
                  allow_unisolated=False, blas_threads=None):
         self.json_path, self.log_path = Path(json_path), Path(log_path)
         self.start, self.memory = time.time(), None
-        args = grading_command(submission, json_path, timeout, reference_dir, python, hide, allow_unisolated)
+        args = api.command(submission, python, results=json_path, cases=reference_dir, timeout=timeout, hide=hide,
+                           allow_unisolated=allow_unisolated)
         if fork:
             self.proc = None
             self.pid = os.fork()
@@ -130,8 +110,7 @@ class _Run:
                     os.chdir(str(ROOT))
                     if blas_threads:
                         sandbox.limit_blas(blas_threads)
-                    import pytest
-                    code = int(pytest.main(args[3:]))
+                    code = api.main(args[3:])
                 except BaseException:
                     import traceback
                     traceback.print_exc()
@@ -328,9 +307,8 @@ def private_cases(directory, log=print):
     stored cases are the students' own (the handout has them), so a submission could hold their
     answers."""
     import secrets
-    import make_reference
     log("making private reference cases (a secret seed; about a minute)...")
-    make_reference.write(directory, seed=secrets.randbelow(2 ** 31))
+    casemaker.write(directory, seed=secrets.randbelow(2 ** 31))
     return directory
 
 
@@ -344,10 +322,10 @@ def isolation_or_refuse(allow_unisolated, log):
     try:
         mode = sandbox.detect()
     except sandbox.SandboxError as e:
-        raise Refused("grade_all.py: error: %s" % e)
+        raise Refused("grade-class: error: %s" % e)
     reason = sandbox.detect_reason()
     if mode == "none" and not allow_unisolated:
-        raise Refused("grade_all.py: refusing to grade without isolation: every submission would run as you and "
+        raise Refused("grade-class: refusing to grade without isolation: every submission would run as you and "
                       "could read the private cases, the other submissions and your files.\n  why: %s\n  "
                       "Python: %s\n  how: run as root or where user namespaces are allowed (`unshare -Ur true` "
                       "works); as root in a container without namespaces, install Python where other users can "
@@ -368,7 +346,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     json_dir = Path(json_dir).absolute() if json_dir else None
     reference_dir = Path(reference_dir).absolute() if reference_dir else None
     if reference_dir is not None and not any(reference_dir.glob("*.npz")):
-        raise SystemExit("grade_all.py: error: %s holds no reference cases (tools/make_reference.py --out %s)"
+        raise SystemExit("grade-class: error: %s holds no reference cases (vae-teacher cases --out %s)"
                          % (reference_dir, reference_dir))
     table = results.load_points()
     folders = submissions(directory)
@@ -426,9 +404,8 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="grade_all.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="vae-teacher grade-class", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", nargs="?", help="one sub-folder per submission")
-    parser.add_argument("--points", action="store_true", help="print the points table (Markdown) and exit")
     parser.add_argument("--out", default="grades.csv", help="the CSV to write (default: %(default)s)")
     parser.add_argument("--json-dir", help="keep each submission's results.json and log here, as ID.json and "
                                            "ID.log (default: not kept)")
@@ -439,7 +416,7 @@ def main(argv=None):
                                                       "distributions, the common mistakes, what needs a human look, "
                                                       "near-identical code, time and memory)")
     parser.add_argument("--reference-dir", help="the reference cases to grade with (default: private ones, made "
-                                                "with a secret seed for this batch; tools/make_reference.py --seed N "
+                                                "with a secret seed for this batch; vae-teacher cases --seed N "
                                                 "--out DIR makes a set to reuse)")
     parser.add_argument("--allow-unisolated", action="store_true",
                         help="grade even where submissions cannot be isolated from the grader (they could then "
@@ -448,16 +425,13 @@ def main(argv=None):
                         help="start every grading run as a new Python process (slower; the default "
                              "on Linux forks them from this one, which imports everything once)")
     args = parser.parse_args(argv)
-    if args.points:
-        print(results.points_markdown())
-        return 0
     if args.submissions is None:
         parser.error("SUBMISSIONS_DIR is required")
     if not Path(args.submissions).is_dir():
-        print("grade_all.py: error: %s is not a folder" % args.submissions, file=sys.stderr)
+        print("grade-class: error: %s is not a folder" % args.submissions, file=sys.stderr)
         return 1
     if not submissions(args.submissions):
-        print("grade_all.py: error: %s has no sub-folders (one per submission)" % args.submissions,
+        print("grade-class: error: %s has no sub-folders (one per submission)" % args.submissions,
               file=sys.stderr)
         return 1
     if args.jobs is not None and args.jobs < 1:
@@ -472,6 +446,3 @@ def main(argv=None):
     print("%d submissions graded; grades in %s" % (len(rows), args.out))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Task 1: the lower bound (vae.py). Points: points.json.
 
 The submission's functions run in a worker process; inputs, noise and expected
-outputs come from tests/reference/ (written by tools/make_reference.py).
+outputs come from grading/reference/ (made by grading/casemaker.py).
 """
 import numpy as np
 import pytest

@@ -1,12 +1,11 @@
-#!/usr/bin/env python
-"""Write the student handout from the reference: python tools/make_handout.py OUT_DIR [--force]
+"""Write the student handout from the reference: vae-teacher handout OUT_DIR [--force]
 
 vae.py and adam.py are copied with every `# BEGIN SOLUTION` ... `# END SOLUTION`
 region replaced by guidance comments and `raise NotImplementedError("Task 1.2: ...")`;
 everything outside the regions is shared by both versions. The handout also gets
 the modules they import (data.py, plotting.py, ...), mnist/, requirements.txt, a student README.md, a pytest.ini and
-the grading tests with their reference outputs (tests/grading, tests/reference), so
-that students can self-check with `python -m pytest tests/grading`.
+the student-facing part of the grading (its rubric's function tests and the stored cases), so
+that students can self-check with `python -m pytest`.
 
 Where the guidance lives: in GUIDANCE below, keyed by function name, not in the
 reference source. The reference stays the plain solution that students of later years
@@ -26,23 +25,27 @@ import shutil
 import sys
 from pathlib import Path
 
+from grading.regions import RegionError, code_part, find_regions, replace_regions, solution_lines
+from grading.selfcheck import function_sources
+from grading.submission import SUPPORT
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from grading.selfcheck import function_sources  # noqa: E402
-from grading.submission import SUPPORT  # noqa: E402
 
 SOLUTION_FILES = ("adam.py", "vae.py")
 COPIED_FILES = ()   # and grading.submission.SUPPORT, the modules vae.py and adam.py are graded with
 OWN_INSTALL = "# This project itself"   # requirements.txt's last lines, which the handout has not
-COPIED_DIRS = ("mnist", "grading", "tests/grading", "tests/reference")
-WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("README.md", "pytest.ini", "vae.ipynb", "requirements.txt")
+COPIED_DIRS = ("mnist",)
+# What of the grading the students get: the self-check (the sandbox, the rubric's function tests
+# and the stored cases). Not the teacher's tools, and not the observation of scripts on the
+# original handout, which computes the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's images).
+STUDENT_GRADING = tuple("grading/" + name for name in (
+    "__init__.py", "answers.py", "api.py", "cases.py", "given.py", "judge.py", "layout.py", "points.json",
+    "protocol.py", "pytest_plugin.py", "results.py", "sandbox.py", "selfcheck.py", "submission.py", "worker.py",
+    "rubric/test_task1.py", "rubric/test_task2.py", "rubric/test_task3.py", "reference"))
+WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("grading", "README.md", "pytest.ini", "vae.ipynb",
+                                                         "requirements.txt")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-# The grader's own tools, which compute the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's
-# images) to judge a script on the original handout by watching it run: not for students.
-GRADER_ONLY = ("grading/observe.py", "grading/figure5.py", "tests/grading/test_grade_observed.py")
 
-MARKER = re.compile(r"^(\s*)#\s*(BEGIN|END)\s+SOLUTION\b", re.IGNORECASE)
-DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
 
 # What the student is told in place of each solution: what to compute, which
 # equation of the practical, which helpers, the expected shape.
@@ -128,88 +131,6 @@ class HandoutError(Exception):
     """A problem with the source or the output folder: one line for the user."""
 
 
-class Region:
-    def __init__(self, filename, begin, end, indent, function):
-        self.filename, self.begin, self.end, self.indent, self.function = filename, begin, end, indent, function
-
-    def __repr__(self):
-        return "Region(%s:%d-%d %s)" % (self.filename, self.begin + 1, self.end + 1, self.function)
-
-
-def find_regions(text, filename="<source>"):
-    """The solution regions of a source text: [Region], line numbers 0-based.
-    HandoutError on unbalanced, nested or misplaced markers."""
-    lines = text.splitlines()
-    regions, open_at = [], None
-    for i, line in enumerate(lines):
-        match = MARKER.match(line)
-        if not match:
-            continue
-        kind = match.group(2).upper()
-        if kind == "BEGIN":
-            if open_at is not None:
-                raise HandoutError("%s:%d: nested BEGIN SOLUTION: the region opened at line %d is "
-                                   "not closed yet" % (filename, i + 1, open_at + 1))
-            open_at = i
-        else:
-            if open_at is None:
-                raise HandoutError("%s:%d: END SOLUTION without a BEGIN SOLUTION before it" % (filename, i + 1))
-            indent = MARKER.match(lines[open_at]).group(1)
-            if match.group(1) != indent:
-                raise HandoutError("%s:%d: END SOLUTION is not indented like its BEGIN SOLUTION at "
-                                   "line %d" % (filename, i + 1, open_at + 1))
-            regions.append(Region(filename, open_at, i, indent, _enclosing_function(lines, open_at, indent,
-                                                                                   filename)))
-            open_at = None
-    if open_at is not None:
-        raise HandoutError("%s:%d: BEGIN SOLUTION is never closed by an END SOLUTION" % (filename, open_at + 1))
-    return regions
-
-
-def _enclosing_function(lines, begin, indent, filename):
-    for j in range(begin - 1, -1, -1):
-        match = DEF.match(lines[j])
-        if match and len(match.group(1)) < len(indent):
-            return match.group(2)
-        if lines[j].strip() and not lines[j].startswith(indent) and not lines[j].lstrip().startswith("#"):
-            break
-    raise HandoutError("%s:%d: BEGIN SOLUTION is not inside a function" % (filename, begin + 1))
-
-
-def code_part(line):
-    """A line without its trailing comment and surrounding blanks ('' for comment lines)."""
-    stripped = line.strip()
-    if not stripped or stripped.startswith("#"):
-        return ""
-    # Drop a trailing comment unless the '#' is inside a string (good enough for this code).
-    if "#" in stripped and stripped.count('"') % 2 == 0 and stripped.count("'") % 2 == 0:
-        stripped = stripped.split("#", 1)[0].rstrip()
-    return stripped
-
-
-def solution_lines(text, filename="<source>"):
-    lines = text.splitlines()
-    found = set()
-    for region in find_regions(text, filename):
-        for line in lines[region.begin + 1:region.end]:
-            code = code_part(line)
-            if code:
-                found.add(code)
-    return found
-
-
-def replace_regions(text, filename, replacement):
-    """text with each region replaced by replacement(region) -> list of lines (no indent)."""
-    lines = text.splitlines()
-    out, last = [], 0
-    for region in find_regions(text, filename):
-        out.extend(lines[last:region.begin])
-        out.extend((region.indent + line) if line else "" for line in replacement(region))
-        last = region.end + 1
-    out.extend(lines[last:])
-    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
-
-
 def load_parts(source):
     with open(Path(source) / "grading" / "points.json") as f:
         return {p["function"]: p for p in json.load(f)["parts"]}
@@ -218,7 +139,7 @@ def load_parts(source):
 def stub_lines(region, parts):
     part = parts.get(region.function)
     if region.function not in GUIDANCE or part is None:
-        raise HandoutError("%s:%d: no guidance (GUIDANCE in tools/make_handout.py) or no task number "
+        raise HandoutError("%s:%d: no guidance (GUIDANCE in grading/handout.py) or no task number "
                            "(grading/points.json) for %s" % (region.filename, region.begin + 1,
                                                                    region.function))
     label = "Task %s: %s (%s)" % (part["part"], region.function, part["file"])
@@ -241,7 +162,13 @@ def handout_source(text, filename, parts):
 def build(source=ROOT, check_leaks=True):
     """{file name: handout text} for the solution files, checked; HandoutError on a problem.
     check_leaks=False (for tests only) skips the check that no solution line is left."""
-    source = Path(source)
+    try:
+        return _build(Path(source), check_leaks)
+    except RegionError as e:
+        raise HandoutError(str(e)) from None
+
+
+def _build(source, check_leaks):
     parts = load_parts(source)
     texts, solutions, seen = {}, set(), set()
     for name in SOLUTION_FILES:
@@ -275,12 +202,8 @@ def leaked_lines(text, solutions):
 
 
 def student_readme(source):
-    sys.path.insert(0, str(Path(source)))
-    try:
-        from grading import results
-        table = results.load_points(Path(source) / "grading" / "points.json")
-    finally:
-        sys.path.pop(0)
+    from grading import results
+    table = results.load_points(Path(source) / "grading" / "points.json")
     rows = "\n".join("| %s | `%s` | %s | %g |" % (p["part"], p["function"], p["file"], p["points"])
                      for p in table["parts"])
     support = ", ".join("`%s`" % name for name in SUPPORT)
@@ -300,7 +223,7 @@ is the code to complete.
 | `adam.py` | the ADAM optimiser of Figure 5. **Task 2** |
 | `vae.ipynb` | the same handout as a notebook, with a check cell under each task: **either** the files above **or** this |
 | {support} | MNIST loading (from `mnist/`), figures, the run's report: nothing to do |
-| `tests/grading/` | the tests that grade your work, with their reference outputs in `tests/reference/` |
+| `grading/` | the tests that grade your work (`grading/rubric/`), with their cases (`grading/reference/`) |
 
 ## Tasks
 
@@ -352,9 +275,9 @@ python vae.py --epochs 2 --num-train 5000 --iwae-samples 0 --out-dir results/qui
 ## Check your work
 
 ```
-python -m pytest tests/grading                 # every task: points and a message per failure
-python -m pytest tests/grading -k compute_KL    # the tests of one function (any task function's name)
-python -m pytest tests/grading -k task2         # one task
+python -m pytest                 # every task: points and a message per failure
+python -m pytest -k compute_KL    # the tests of one function (any task function's name)
+python -m pytest -k task2         # one task
 ```
 
 The run ends with a per-task summary of your points. These are the tests your work
@@ -373,8 +296,9 @@ small stored inputs; they never run training or the code under
 
 PYTEST_INI = """\
 [pytest]
-testpaths = tests/grading
-addopts = -ra -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark
+testpaths = grading/rubric
+pythonpath = .
+addopts = -ra -p grading.pytest_plugin -p no:hypothesispytest -p no:benchmark -p no:cacheprovider
 """
 
 
@@ -387,7 +311,7 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
         raise HandoutError("%s is not empty; choose an empty or new folder, or pass --force to "
                            "replace the handout files in it" % out)
     texts = build(source, check_leaks)   # every check before anything is written
-    for name in COPIED_FILES + COPIED_DIRS:
+    for name in COPIED_FILES + COPIED_DIRS + SUPPORT + STUDENT_GRADING:
         if not (source / name).exists():
             raise HandoutError("%s is missing from %s" % (name, source))
     if non_empty:
@@ -400,17 +324,14 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
     out.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         (out / name).write_text(text)
-    for name in COPIED_FILES + SUPPORT:
+    for name in COPIED_FILES + COPIED_DIRS + SUPPORT + STUDENT_GRADING:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         if (source / name).is_dir():
             shutil.copytree(source / name, out / name, ignore=IGNORED)
         else:
             shutil.copy2(source / name, out / name)
-    for name in COPIED_DIRS:
-        shutil.copytree(source / name, out / name, ignore=IGNORED)
     # The handout installs what it needs, not this project in place (its requirements' last line).
     (out / "requirements.txt").write_text((source / "requirements.txt").read_text().split(OWN_INSTALL)[0])
-    for name in GRADER_ONLY:
-        (out / name).unlink()
     (out / "README.md").write_text(student_readme(source))
     (out / "pytest.ini").write_text(PYTEST_INI)
     import nbformat
@@ -582,7 +503,7 @@ def notebook(texts, parts):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="make_handout.py",
+        prog="vae-teacher handout",
         description="Write the student handout: vae.py and adam.py with the solution regions "
                     "replaced by guidance and NotImplementedError, plus data, figures code, MNIST, "
                     "a README and the grading tests.")
@@ -594,7 +515,7 @@ def main(argv=None):
     try:
         out = write_handout(args.out_dir, args.source, args.force)
     except (HandoutError, OSError) as e:
-        print("make_handout.py: error: %s" % e, file=sys.stderr)
+        print("handout: error: %s" % e, file=sys.stderr)
         return 1
     print("handout written to %s" % out)
     return 0

@@ -1,14 +1,13 @@
-#!/usr/bin/env python
-"""Write the grading's reference outputs, tests/reference/*.npz, from the reference implementation.
+"""Make the grading's cases, grading/reference/*.npz, from the reference implementation.
 
-    python tools/make_reference.py                 # (re)write tests/reference/
-    python tools/make_reference.py --check         # do the stored outputs still match the reference?
-    python tools/make_reference.py --seed 7 --out /tmp/private_reference   # a private set of inputs
+    vae-teacher cases                              # (re)write grading/reference/
+    vae-teacher cases --check                      # do the stored outputs still match the reference?
+    vae-teacher cases --seed 7 --out /tmp/private_reference   # a private set of inputs
 
 Every case holds its inputs (in.*: arrays, the noise, the network weights in
 nets.npz), how to call the task function (meta: JSON), the expected outputs
 (expected.*) and fingerprints of what known wrong solutions return (mistake.*,
-from tools/mutants.py) with a hint for each. The reference is run through the
+from grading/mutants.py) with a hint for each. The reference is run through the
 grading itself -- the same sandboxed worker, the same noise source, the same calls --
 so the grading of the reference reproduces these outputs by construction.
 
@@ -27,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+from grading import GradingFailure, answers, cases as gc, figure5, mutants
+from grading.submission import Submission
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tools"))
-from grading import GradingFailure, answers, cases as gc  # noqa: E402
-from grading.submission import Submission  # noqa: E402
 
 DEFAULT_SEED = 20200401
 D, L = 784, 50
-TRAINED = ROOT / "docs" / "default" / "params.npz"   # the default run's trained model
+# The networks of the default run (python vae.py, seed 0), which the cases are drawn through.
+TRAINED = Path(__file__).resolve().parent / "trained_networks.npz"
 LITERAL_LIMIT = 20.0   # |logit| of a disagreeing pixel below which eq. (3) written literally is exact
 
 
@@ -44,8 +43,8 @@ def trained_nets():
     drawn through them are what a trained model gives (logits about -90 to 10, means within
     +-3.5, log standard deviations from -3 to 0)."""
     if not TRAINED.exists():
-        raise SystemExit("make_reference.py: %s is missing: it holds the trained model the cases are "
-                         "drawn through (python vae.py --out-dir docs/default)" % TRAINED)
+        raise SystemExit("cases: %s is missing: it holds the trained networks the cases are drawn through "
+                         "(the gen_ and rec_ arrays of a default run's params.npz)" % TRAINED)
     with np.load(TRAINED, allow_pickle=False) as f:
         layers = lambda net: [(f["%s_W%d" % (net, i)].astype(np.float32), f["%s_b%d" % (net, i)].astype(np.float32))  # noqa: E731
                               for i in range(sum(1 for k in f.files if k.startswith(net + "_W")))]
@@ -58,12 +57,8 @@ def nets_arrays(nets):
 
 
 def mnist_test_images():
-    sys.path.insert(0, str(ROOT))
-    try:
-        import data
-        raw = data.load_raw("t10k-images-idx3-ubyte.gz", str(ROOT / "mnist"))
-    finally:
-        sys.path.pop(0)
+    import data
+    raw = data.load_raw("t10k-images-idx3-ubyte.gz", str(ROOT / "mnist"))
     return raw.reshape(len(raw), D) / 255.0
 
 
@@ -256,7 +251,6 @@ def make_cases(seed=DEFAULT_SEED):
 def add_adam_slips(cases):
     """What each of Figure 5's recognisable slips (grading/figure5.py) gives on the ADAM cases
     (slip.NAME): the tests tell a slip by it, and the handout ships no ADAM of the grader's."""
-    from grading import figure5
     for name in ("adam_step_first", "adam_step_later"):
         meta, arrays = cases[name]
         *_, t, hyper = meta["call"]["args"]
@@ -276,13 +270,9 @@ class Recorder:
 
     def __init__(self, root=ROOT):
         import importlib.util
-        sys.path.insert(0, str(root))
-        try:
-            spec = importlib.util.spec_from_file_location("_reference_vae", str(Path(root) / "vae.py"))
-            self.ref = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(self.ref)
-        finally:
-            sys.path.pop(0)
+        spec = importlib.util.spec_from_file_location("_reference_vae", str(Path(root) / "vae.py"))
+        self.ref = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.ref)
         self.entries = []
 
     def __call__(self, question):
@@ -355,7 +345,6 @@ def run_reference(cases, root=ROOT):
 
 def run_mutants(cases, expected, root=ROOT):
     """{case: {mutant: (hint, shape, fingerprint)}} for the mutants whose output differs."""
-    import mutants
     found = {name: {} for name in cases}
     with tempfile.TemporaryDirectory() as tmp:
         for mutant in mutants.MUTANTS:
@@ -465,7 +454,7 @@ def check(ref_dir=gc.DEFAULT_REFERENCE_DIR, root=ROOT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="make_reference.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="vae-teacher cases", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(gc.DEFAULT_REFERENCE_DIR), help="folder of the .npz files")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the inputs and the noise")
     parser.add_argument("--check", action="store_true",
@@ -475,7 +464,7 @@ def main(argv=None):
     if args.check:
         problems = check(args.out)
         for line in problems:
-            print("make_reference.py: " + line, file=sys.stderr)
+            print("cases: " + line, file=sys.stderr)
         print("%s: %s" % (args.out, "the reference reproduces every stored output" if not problems
                           else "%d problems" % len(problems)))
         return 1 if problems else 0

@@ -3,7 +3,7 @@
 adam_step is checked from given states (the reference's (m, v, t) layout, the one
 the handout's scaffold unpacks and returns), so its points do not depend on adam_init.
 A step that is Figure 5's but for one recognisable slip (each case holds what each slip gives,
-tools/make_reference.py) costs the part that slip's points, once (points.json's "slips").
+grading/casemaker.py) costs the part that slip's points, once (points.json's "slips").
 """
 import numpy as np
 import pytest

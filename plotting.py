@@ -21,17 +21,19 @@ def pyplot():
     return plt
 
 
-def atomic_write(file_name, write):
-    """Call write(f) on a temporary file beside file_name, then rename it into place.
+def atomic_write(file_name, write, mode=None):
+    """Call write(f) on a temporary file beside file_name, then rename it into place, with the
+    usual mode (the umask's), or mode (0o600: for its owner alone).
 
-    A crash or Ctrl-C midway leaves the old file (or none), never half of one.
+    A crash or Ctrl-C midway leaves the old file (or none), never half of one. The project's
+    one way to write a file: figures, checkpoints, reports, results, grades.
     """
     directory = os.path.dirname(os.path.abspath(file_name))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(file_name), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, 0o666 & ~_UMASK if mode is None else mode)  # mkstemp makes 0600
         os.replace(tmp, file_name)
     except BaseException:
         if os.path.exists(tmp):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grading import GradingFailure, answers, cases as gc, figure5, mutants
+from grading import GradingFailure, answers, cases as gc, maths, mutants
 from grading.submission import Submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,12 +62,8 @@ def mnist_test_images():
     return raw.reshape(len(raw), D) / 255.0
 
 
-def forward(layers, x):
-    """The given MLP (ReLU hidden layers, linear output), to draw inputs only."""
-    for W, b in layers[:-1]:
-        x = np.maximum(x @ W.astype(np.float64) + b, 0)
-    W, b = layers[-1]
-    return x @ W.astype(np.float64) + b
+def float64(layers):
+    return [(W.astype(np.float64), b) for W, b in layers]
 
 
 def realistic_batch(nets, rng, n=6):
@@ -78,10 +74,10 @@ def realistic_batch(nets, rng, n=6):
     for _ in range(1000):
         index = rng.choice(len(grey), n, replace=False)
         images = (grey[index] > rng.random((n, D))).astype(np.uint8)
-        encoder = forward(nets["rec"], images)
+        encoder = maths.forward(float64(nets["rec"]), images)[0]
         noise = rng.standard_normal((n, L))
         z = encoder[:, :L] + np.exp(encoder[:, L:]) * noise
-        logits = forward(nets["gen"], z)
+        logits = maths.forward(float64(nets["gen"]), z)[0]
         disagree = np.where(images == 1, -logits, logits)
         if disagree.max() < LITERAL_LIMIT and literal_is_exact(images, logits):
             return images, encoder, noise, logits
@@ -249,18 +245,18 @@ def make_cases(seed=DEFAULT_SEED):
 
 
 def add_adam_slips(cases):
-    """What each of Figure 5's recognisable slips (grading/figure5.py) gives on the ADAM cases
+    """What each of Figure 5's recognisable slips (grading/maths.py) gives on the ADAM cases
     (slip.NAME): the tests tell a slip by it, and the handout ships no ADAM of the grader's."""
     for name in ("adam_step_first", "adam_step_later"):
         meta, arrays = cases[name]
         *_, t, hyper = meta["call"]["args"]
         params, grad, m, v = (arrays["in." + k] for k in ("params", "grad", "m", "v"))
-        for slip in figure5.SLIPS:
-            arrays["slip." + slip] = figure5.step(params, grad, m, v, t, slip=slip, **dict(figure5.HYPER, **hyper))[0]
+        for slip in maths.SLIPS:
+            arrays["slip." + slip] = maths.step(params, grad, m, v, t, slip=slip, **dict(maths.HYPER, **hyper))[0]
     meta, arrays = cases["adam_trajectory"]
     steps, hyper = meta["call"]["args"][3:]
-    for slip in figure5.SLIPS:
-        arrays["slip." + slip] = figure5.trajectory(arrays["in.x0"], arrays["in.a"], arrays["in.c"], steps, slip,
+    for slip in maths.SLIPS:
+        arrays["slip." + slip] = maths.trajectory(arrays["in.x0"], arrays["in.a"], arrays["in.c"], steps, slip,
                                                     **hyper)
 
 

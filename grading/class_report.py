@@ -20,13 +20,13 @@ import builtins
 import difflib
 import html
 import json
-import os
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from grading import results
+from plotting import atomic_write
 
 MANIFEST = "class.json"
 SIMILAR = 0.92          # difflib ratio of two submissions' normalised task code, above which they are flagged
@@ -246,9 +246,7 @@ def write_report(json_dir, out_dir):
         parts="".join(part_rows), human="".join(human) or "<tr><td colspan=2>none</td></tr>",
         pairs="".join(pair_rows) or "<tr><td colspan=4>none</td></tr>", usage="".join(usage_rows))
     path = out_dir / "index.html"
-    tmp = out_dir / ".index.html.tmp"
-    tmp.write_text(page)
-    os.replace(tmp, path)
+    atomic_write(str(path), lambda f: f.write(page.encode()))
     return path
 
 

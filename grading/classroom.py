@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from grading import api, casemaker, layout, results, sandbox, submission as gs
+from plotting import atomic_write
 
 ROOT = api.ROOT
 
@@ -395,9 +396,8 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
         partial.close()
         shutil.rmtree(staging, ignore_errors=True)
     ordered = [rows[ident] for ident, _, _ in items if ident in rows]
-    tmp = out.with_name("." + out.name + ".tmp")
-    tmp.write_text(csv_text(ordered, table))
-    os.replace(tmp, out)
+    text = csv_text(ordered, table)
+    atomic_write(str(out), lambda f: f.write(text.encode()))
     if not keep:
         shutil.rmtree(json_dir, ignore_errors=True)
     return ordered

@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from grading import api, results, submission
+from plotting import atomic_write
 
 ROOT = api.ROOT
 VISIBILITY_HELP = ("Gradescope visibility of every test: visible (the default: students see each test's points "
@@ -87,25 +88,18 @@ def build(out, timeout=submission.JOB_TIMEOUT, memory_mb=512, visibility="visibl
         scripts = {"setup.sh": SETUP,
                    "run_autograder": RUN.format(timeout=timeout, memory=memory_mb, visibility=visibility,
                                                 mistakes="" if with_mistakes else " --no-mistakes")}
-        fd, tmp_zip = tempfile.mkstemp(prefix=".autograder-", suffix=".zip", dir=str(out.absolute().parent))
-        os.close(fd)
-        count = 0
-        try:
-            with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as z:
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+
+        def write(f):
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
                 for name, text in scripts.items():
                     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                     info.external_attr = (stat.S_IFREG | 0o755) << 16
                     z.writestr(info, text)
-                    count += 1
-                for path in sorted(source.rglob("*")):
-                    if path.is_file():
-                        z.write(path, "source/" + str(path.relative_to(source)))
-                        count += 1
-            os.replace(tmp_zip, out)
-        except BaseException:
-            os.unlink(tmp_zip)
-            raise
-    return count
+                for path in files:
+                    z.write(path, "source/" + str(path.relative_to(source)))
+        atomic_write(str(out), write)
+    return len(scripts) + len(files)
 
 
 def private(*folders):

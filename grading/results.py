@@ -7,8 +7,6 @@ valid file: every test that was not judged scores 0 and is marked failed (fail
 closed), and "complete" stays false until the run has ended normally.
 """
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -95,19 +93,12 @@ def num(x):
 
 
 def write_json_atomically(path, value):
+    """value as JSON in path, written atomically, for its owner alone (results are private)."""
+    from plotting import atomic_write
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name[:40] + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(value, indent=1) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(value, indent=1) + "\n"
+    atomic_write(str(path), lambda f: f.write(text.encode()), mode=0o600)
 
 
 class Grading:

@@ -1,7 +1,7 @@
 """The sandbox: where and as whom the submission's code runs.
 
 The grader never imports a submission. Each worker is a fresh Python interpreter
-(grading/worker.py) started through this file's boot step, which, before any of the
+(the grading/worker package) started through this file's boot step, which, before any of the
 submission's code exists in the process, puts it in the strongest isolation the
 machine allows:
 
@@ -56,7 +56,20 @@ SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")   # where any user may write (user
 OPEN_FILES = 256
 PROCESSES = 64                    # tasks (processes and threads) of the worker's user
 UID_BASE = 1500000000             # dedicated user ids: UID_BASE + a number unique to the grader process
-WORKER_FILES = ("worker.py", "protocol.py", "given.py")
+WORKER_PACKAGE = "_grading_worker"   # grading/worker in the sandbox: a name no submission module takes
+LAUNCHER = "launch.py"                # beside it: what the worker's interpreter runs
+# The interpreter runs isolated (-I: no script folder on sys.path), so the launcher loads the
+# package from beside itself; its modules then import each other through the package.
+LAUNCH = """\
+import importlib.util, os, sys
+here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_grading_worker")
+spec = importlib.util.spec_from_file_location("_grading_worker", os.path.join(here, "__init__.py"),
+                                              submodule_search_locations=[here])
+sys.modules["_grading_worker"] = package = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(package)
+from _grading_worker.server import main
+main()
+"""
 SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -217,7 +230,7 @@ def widen(fd, size=1 << 20):
 
 class Jail:
     """A private folder for one worker: submission/ (a copy of the submission's .py files),
-    support/ (the grader's support modules), worker/ (worker.py, protocol.py), scratch/."""
+    support/ (the grader's support modules), worker/ (the worker package and its launcher), scratch/."""
 
     def __init__(self, submission, support_files, mode, hide=(), memory=DEFAULT_MEMORY, cpu=DEFAULT_CPU):
         self.mode, self.memory, self.cpu = mode, int(memory), int(cpu)
@@ -235,9 +248,13 @@ class Jail:
                 shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copyfile(path, target)
-        for name in WORKER_FILES:
-            shutil.copyfile(os.path.join(HERE, name), os.path.join(self.root, "worker", name))
+        shutil.copytree(os.path.join(HERE, "worker"), os.path.join(self.root, "worker", WORKER_PACKAGE),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        with open(os.path.join(self.root, "worker", LAUNCHER), "w") as f:
+            f.write(LAUNCH)
         for dirpath, dirnames, filenames in os.walk(self.root):
+            for d in dirnames:   # copied packages keep their source's modes (a grader's may be 0700)
+                os.chmod(os.path.join(dirpath, d), 0o755)
             for f in filenames:
                 os.chmod(os.path.join(dirpath, f), 0o644)
         scratch = os.path.join(self.root, "scratch")

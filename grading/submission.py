@@ -5,7 +5,7 @@
     sub.grad("vae", "vae_lower_bound", [gen, rec, images], argnum=0, noise=eps)
     sub.close()
 
-A worker (worker.py) is started in the sandbox (sandbox.py) on the first call and
+A worker (the grading/worker package) is started in the sandbox (sandbox.py) on the first call and
 imports the submission's adam.py, then vae.py, with the grader's support modules.
 Every reply is read with a deadline for the whole message and a size cap, in
 protocol.py's plain format. A call that does not return in time, a worker that dies,
@@ -19,7 +19,8 @@ import secrets
 import time
 from pathlib import Path
 
-from grading import GradingFailure, NotGraded, given, protocol, sandbox
+from grading import GradingFailure, NotGraded, sandbox
+from grading.worker import given, protocol
 
 ROOT = Path(__file__).resolve().parent.parent        # the grader's copy: data.py, plotting.py, ...
 JOB_TIMEOUT = 10.0       # seconds of the worker's CPU time for one call
@@ -179,7 +180,7 @@ class Submission:
     def _start(self):
         self._ensure_jail()
         jail = self._jail
-        self._proc = jail.popen([jail.path("worker") + "/worker.py"])
+        self._proc = jail.popen([jail.path("worker") + "/" + sandbox.LAUNCHER])
         os.set_blocking(self._proc.stdin.fileno(), False)   # every write has a deadline
         from grading import layout
         config = {"submission": jail.path("submission"), "support": jail.path("support"),

@@ -95,10 +95,8 @@ def train(epochs=30, num_train=60000, learning_rate=0.001, out_dir=os.path.join(
             os.replace(checkpoint_path, os.path.join(out_dir, "params.previous.npz"))
     if epochs > 0:
         os.makedirs(out_dir, exist_ok=True)
-        tmp = record + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(functions, f, indent=1)
-        os.replace(tmp, record)
+        from plotting import atomic_write
+        atomic_write(record, lambda f: f.write(json.dumps(functions, indent=1).encode()))
     argv = ["--epochs", str(epochs), "--num-train", str(num_train), "--learning-rate", str(learning_rate),
             "--out-dir", out_dir]
     if os.path.exists(checkpoint_path):

@@ -315,7 +315,7 @@ def test_a_length_claimed_but_not_sent_costs_the_grader_nothing():
     """A frame that claims 150 MB (under the reply cap) and sends 10 bytes: the reader waits for
     them with what arrived, not with 150 MB set aside. Caught by: a buffer sized from the claim."""
     import tracemalloc
-    from grading import protocol
+    from grading.worker import protocol
     r, w = os.pipe()
     try:
         os.write(w, protocol.FRAME.pack(protocol.MAGIC, 150 << 20) + b"0123456789")

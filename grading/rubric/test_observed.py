@@ -1,10 +1,10 @@
 """Tasks 2 and 3 of a script written on the original handout, graded by watching it run
-(grading/observe.py). Points: points.json ("observed", and "slips" for the recognisable slips
-that cost part of a part); a part is graded by these tests only when the submission does not
-write it as functions (conftest.py chooses)."""
+(grading/observe.py, grading/verdicts.py). Points: points.json ("observed", and "slips" for the
+recognisable slips that cost part of a part); a part is graded by these tests only when the
+submission does not write it as functions (grading/pytest_plugin.py chooses)."""
 import contextlib
 
-from grading import GradingFailure, PartialCredit, observe
+from grading import GradingFailure, PartialCredit, verdicts
 
 
 @contextlib.contextmanager
@@ -20,7 +20,7 @@ def part(title):
 
 def test_observed_adam_start(observed):
     """m and v start at zero and t at 1: the first update is Figure 5's."""
-    start, _, message = observe.adam_verdict(observed)
+    start, _, message = verdicts.adam_verdict(observed)
     if not start:
         raise GradingFailure("ADAM in the training loop: " + message)
 
@@ -29,10 +29,10 @@ def test_observed_adam_update(observed):
     """Every update of the parameters is Figure 5's, from the gradient the loop got (the bound's),
     with bias corrections and eps outside the square root; steps that plain SGD or sign descent
     would make too earn nothing."""
-    _, update, message = observe.adam_verdict(observed)
+    _, update, message = verdicts.adam_verdict(observed)
     if isinstance(update, list):   # one slip, everything else Figure 5's
         with part("ADAM in the training loop"):
-            observe.score_slips("2.2", update, message)
+            verdicts.score_slips("2.2", update, message)
     if not update:
         raise GradingFailure("ADAM in the training loop: " + message)
 
@@ -40,18 +40,18 @@ def test_observed_adam_update(observed):
 def test_observed_samples(observed):
     """Images saved that are the trained decoder's probabilities for z drawn from N(0, I)."""
     with part("Task 3.1 (samples from the prior)"):
-        observe.samples_verdict(observed)
+        verdicts.samples_verdict(observed)
 
 
 def test_observed_reconstructions(observed, small_test):
     """Test images and their reconstructions through the trained q(z|x) and decoder, saved (one
     file or two), found by matching."""
     with part("Task 3.2 (reconstructions)"):
-        observe.reconstructions_verdict(observed, small_test)
+        verdicts.reconstructions_verdict(observed, small_test)
 
 
 def test_observed_interpolations(observed, small_test):
     """The 5 interpolations between the trained means of test images 1-2, ..., 9-10, saved, in
     either direction, found by matching."""
     with part("Task 3.3 (interpolations)"):
-        observe.interpolation_verdict(observed, small_test)
+        verdicts.interpolation_verdict(observed, small_test)

@@ -311,6 +311,11 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
         raise HandoutError("%s is not empty; choose an empty or new folder, or pass --force to "
                            "replace the handout files in it" % out)
     texts = build(source, check_leaks)   # every check before anything is written
+    try:
+        import nbformat   # vae.ipynb is written last: without nbformat, nothing is written at all
+    except ImportError:
+        raise HandoutError("nbformat is not installed (pip install -r requirements.txt): the handout's "
+                           "vae.ipynb needs it") from None
     for name in COPIED_FILES + COPIED_DIRS + SUPPORT + STUDENT_GRADING:
         if not (source / name).exists():
             raise HandoutError("%s is missing from %s" % (name, source))
@@ -334,7 +339,6 @@ def write_handout(out_dir, source=ROOT, force=False, check_leaks=True):
     (out / "requirements.txt").write_text((source / "requirements.txt").read_text().split(OWN_INSTALL)[0])
     (out / "README.md").write_text(student_readme(source))
     (out / "pytest.ini").write_text(PYTEST_INI)
-    import nbformat
     nbformat.write(notebook(texts, load_parts(source)), str(out / "vae.ipynb"))
     return out
 

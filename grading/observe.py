@@ -5,8 +5,8 @@ are grading/verdicts.py's, the maths grading/maths.py's.
 Most solutions of the practical in the wild keep the original handout's layout: ADAM
 (Task 2) and Task 3 are code in the `if __name__ == "__main__":` block (or at module
 level), not functions. For the parts a submission does not write as functions, the
-worker (grading/worker: server.py's Worker.observe, observed.py) runs that code statement by statement on a small data
-set in place of MNIST (layout.py), with Gaussian noise from a stream this grader replays
+worker (grading/worker: server.py's Worker.observe, observed.py) runs that code statement
+by statement on a small data set in place of MNIST (layout.py), with Gaussian noise from a stream this grader replays
 and the handout's given functions. An error is recorded and the run goes on with the next
 statement, so that it costs only what it prevents.
 
@@ -20,17 +20,8 @@ a wrong ADAM cannot wreck the model that Task 3 is judged on, and the run stays 
 whatever the number of epochs. The worker records the networks used after training, every array
 given to save_images, the sizes of the Gaussian draws, and the statements that failed.
 
-Judged here, from what this grader computed or can recompute:
-- Task 2: the parameters the bound was given at each step, on a fixed set of coordinates,
-  against Figure 5 applied to the gradients this grader handed out (times the factor the
-  submission's objective put on them: the bound, or the loss). Steps that plain SGD or
-  sign descent would make as well earn nothing.
-- Task 3: the networks used after training must be the ones training produced, and must
-  depend on their inputs; the saved images are found by matching: decoded prior samples,
-  the test images and their reconstructions, and interpolations between test images, with
-  the recognisable slips (logits, another number of images or frames, means for samples or
-  the reverse, other test images, fewer pairs) costing points.json's "slips".
-A forged trace earns nothing that doing the task would not.
+The run also records what the submission's own vae_lower_bound makes of the bound (own_sign),
+ADAM's set-up at the first step (adam_state), and, where t started at 0, a second run with t = 1.
 """
 import secrets
 

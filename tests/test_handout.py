@@ -226,3 +226,11 @@ def test_the_readme_says_exactly_what_the_notebook_route_needs_installed(handout
         assert "pip install notebook" in readme
     notebook = (handout / "vae.ipynb").read_text()
     assert "fresh=True" in notebook and "train(epochs=0)" in notebook
+
+
+def test_without_nbformat_nothing_is_written(tmp_path, monkeypatch):
+    """Every check before the first file: a missing nbformat (which vae.ipynb needs) is said at once."""
+    monkeypatch.setitem(sys.modules, "nbformat", None)
+    with pytest.raises(make_handout.HandoutError, match="nbformat is not installed"):
+        make_handout.write_handout(tmp_path / "out", check_leaks=False)
+    assert not (tmp_path / "out").exists()

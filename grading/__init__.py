@@ -1,24 +1,15 @@
-"""Grading the practical: the submission computes, the grader judges.
+"""Grading the practical: the submission computes, the grader judges. README's Layout draws
+the rooms; in short:
 
-    sandbox.py        where and as whom the submission's code runs (namespaces, user id, limits)
-    worker.py         the process in the sandbox: imports the submission, answers calls
-    protocol.py       the plain-data format between the two (JSON header, raw arrays, no pickle)
-    given.py          the handout's given functions, which every task is graded with
+    api.py, cli.py    the one grading command, and the teacher's command line (vae-teacher)
+    rubric/           the graded tests; pytest_plugin.py their options, fixtures and summary
+    sandbox.py        where and as whom the submission's code runs; worker/ what runs there
     submission.py     the grader's handle on one submission: calls, gradients, timeouts
-    cases.py          the stored reference cases (tests/reference/*.npz) and how each is run
-    answers.py        the reference's recorded answers to the stand-ins' calls (no double penalty)
-    layout.py         where the submission is, which layout each part is in, the observed run's data
-    observe.py        a script written on the original handout, graded by watching it run
-    judge.py          comparing results with the expected ones, and the messages to the student
-    results.py        the points table (points.json), the summary and Gradescope's results.json
-    selfcheck.py      a notebook's check(): its functions written into a submission and graded
-    external.py       one attempt on PrairieLearn: private cases, the grading, its results.json
-    class_report.py   a graded class as one static page: scores, common failures, what needs a human look
-    pytest_plugin.py  the grading's command-line options, loaded before pytest looks at paths
-
-The pytest files in tests/grading are front-ends to these; tools/ holds the commands
-(teacher.py, and the scripts it runs: make_reference.py, grade_all.py, make_autograder.py,
-make_prairielearn.py, make_handout.py).
+    cases.py, answers.py, casemaker.py, mutants.py, regions.py   the cases, made and stored
+    judge.py, maths.py, observe.py, verdicts.py   comparing and judging
+    layout.py, results.py   where the submission is and its layout; points and results
+    handout.py, selfcheck.py, classroom.py, class_report.py, gradescope.py, prairielearn.py
+                      what students get, their check(), a class, its report, the platforms
 """
 
 

@@ -95,12 +95,11 @@ def check_signature(function, args, kwargs):
     if not missing or any(p.kind == p.POSITIONAL_ONLY or p.name in given.SIGNATURES.get(function.__name__, ())
                           for p in missing):
         raise error
-    EXTRA[:] = [p.name for p in missing]
-    EXTRA.append(names)
+    EXTRA.update(names=[p.name for p in missing], parameters=names)
     return dict(kwargs, **{p.name: Unused(p.name) for p in missing})
 
 
-EXTRA = []   # this call's extra parameters given a placeholder, then the function's parameter names
+EXTRA = {}   # this call's extra parameters given a placeholder ("names"), and the function's ("parameters")
 
 
 def same_values(a, b):

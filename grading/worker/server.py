@@ -216,7 +216,8 @@ class Worker:
             self.request_id = request.get("id")
             reply = {"type": "reply", "ok": True, "id": self.request_id}
             self.callbacks, self.callback_limit = 0, 2000
-            del NOTES[:], EXTRA[:]
+            del NOTES[:]
+            EXTRA.clear()
             try:
                 with StandIns(self, request.get("standins")) as standins:
                     reply.update(self.handle(request, standins))
@@ -226,7 +227,7 @@ class Worker:
                     "parameters": [str(p) for p in getattr(e, "parameters", [])][:20],
                     "where": None if isinstance(e, GradingFailure) else where(e.__traceback__, self.submission)}}
             if EXTRA:
-                reply["extra"] = {"names": EXTRA[:-1][:10], "parameters": EXTRA[-1][:20]}
+                reply["extra"] = {"names": EXTRA["names"][:10], "parameters": EXTRA["parameters"][:20]}
             reply.update(output=self.writer.text(), printed=self.writer.total, draws=NOISE.draws[:50],
                          drawn=int(sum(int(np.prod(s)) for _, s in NOISE.draws)),
                          overdrawn=NOISE.overdrawn, unused=NOISE.unused(), notes=list(NOTES))

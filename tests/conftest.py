@@ -56,7 +56,7 @@ def pytest_configure(config):
 # With -n auto (README), these run on one worker each (--dist loadgroup, pytest.ini): the hostile and
 # autograder modules check what their whole module left behind (processes, files), and a class
 # graded once (and its report), or the experiments' quick runs made once, serve several tests.
-ONE_WORKER_MODULES = ("test_grading_hostile.py", "test_autograder.py")
+ONE_WORKER_MODULES = ("test_grading_hostile.py", "test_gradescope.py")
 ONE_WORKER_FIXTURES = ("graded_class", "quick", "report")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import handout as make_handout  # noqa: E402
+import grading.handout  # noqa: E402
 from grading import mutants  # noqa: E402
 import original_variants  # noqa: E402  (tests/fixtures)
 
@@ -38,7 +38,7 @@ def report(tmp_path_factory):
     shutil.copy(ROOT / "vae.py", folder / "ana")
     # ben's also imports a module of his that he did not hand in: full marks, yet it does not run as handed in
     (folder / "ben" / "vae.py").write_text("import my_utils\n" + renamed((ROOT / "vae.py").read_text()))
-    handout = make_handout.write_handout(base / "handout", check_leaks=False)
+    handout = grading.handout.write_handout(base / "handout", check_leaks=False)
     for name in ("cleo", "dan"):
         (folder / name).mkdir()
         for file in ("vae.py", "adam.py"):

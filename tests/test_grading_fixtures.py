@@ -129,9 +129,9 @@ def test_the_stand_ins_answers_are_no_other_cases_input_or_output(which, ref, pr
 
 @pytest.fixture(scope="module")
 def private_refs(tmp_path_factory):
-    from grading import casemaker as make_reference
+    import grading.casemaker
     base = tmp_path_factory.mktemp("private")
-    make_reference.write(base / "1", seed=1, with_mistakes=False)
+    grading.casemaker.write(base / "1", seed=1, with_mistakes=False)
     return [cases.Reference(base / "1")]
 
 

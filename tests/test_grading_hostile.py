@@ -57,9 +57,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import classroom as grade_all  # noqa: E402
-from grading import handout as make_handout  # noqa: E402
-from grading import casemaker as make_reference  # noqa: E402
+import grading.classroom  # noqa: E402
+import grading.handout  # noqa: E402
+import grading.casemaker  # noqa: E402
 from grading import GradingFailure, sandbox  # noqa: E402
 from grading.submission import Submission  # noqa: E402
 
@@ -296,7 +296,7 @@ def grader_files_at_start():
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory):
-    return make_handout.write_handout(tmp_path_factory.mktemp("handout") / "handout", check_leaks=False)
+    return grading.handout.write_handout(tmp_path_factory.mktemp("handout") / "handout", check_leaks=False)
 
 
 @pytest.fixture(scope="module")
@@ -839,8 +839,8 @@ def batch(tmp_path_factory, handout, stubs, reference, listener, sentinel):
     b.repo_before, b.class_before = grader_snapshot(), tree_hashes(folder)
     b.connections = len(listener.received)
     start = time.monotonic()
-    private = make_reference.write(base / "private-cases", seed=777, with_mistakes=False) and base / "private-cases"
-    b.code = grade_all.main([str(folder), "--out", str(out), "--json-dir", str(json_dir),
+    private = grading.casemaker.write(base / "private-cases", seed=777, with_mistakes=False) and base / "private-cases"
+    b.code = grading.classroom.main([str(folder), "--out", str(out), "--json-dir", str(json_dir),
                              "--reference-dir", str(private)])
     b.elapsed = time.monotonic() - start
     b.damage = undo_damage(base)

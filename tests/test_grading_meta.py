@@ -25,9 +25,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "grading" / "rubric"
-from grading import classroom as grade_all  # noqa: E402
-from grading import handout as make_handout  # noqa: E402
-from grading import casemaker as make_reference  # noqa: E402
+import grading.classroom  # noqa: E402
+import grading.handout  # noqa: E402
+import grading.casemaker  # noqa: E402
 from grading import mutants  # noqa: E402
 import original_variants  # noqa: E402  (tests/fixtures, on sys.path: tests/conftest.py)
 import student_style  # noqa: E402
@@ -154,7 +154,7 @@ def private_refs(tmp_path_factory, request):
     base = tmp_path_factory.mktemp("private")
     out = []
     for seed in range(1, 11 if request.config.getoption("--full") else 2):
-        make_reference.write(base / str(seed), seed=seed, with_mistakes=False)
+        grading.casemaker.write(base / str(seed), seed=seed, with_mistakes=False)
         out.append(cases.Reference(base / str(seed)))
         out[-1].private_seed = seed
     return out
@@ -221,7 +221,7 @@ def test_known_wrong_solution_gets_what_a_careful_teacher_gives(mutant, ref, pri
 
 def do_nothing(name, tmp_path):
     if name == "handout":
-        return make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+        return grading.handout.write_handout(tmp_path / "handout", check_leaks=False)
     return mutants.write_do_nothing(tmp_path / name, name)
 
 
@@ -285,7 +285,7 @@ def test_given_functions_are_the_handouts():
 
 
 def test_stored_reference_outputs_are_reproduced():
-    assert make_reference.check() == []
+    assert grading.casemaker.check() == []
 
 
 @pytest.mark.full   # 20 failed directions first: 10 s
@@ -293,7 +293,7 @@ def test_every_seed_makes_cases_even_when_a_batch_sits_on_a_kink(tmp_path):
     """Seed 271's first batch for the gradient check puts a ReLU so near its kink that no direction
     of the 20 tried avoids it (1 seed in 200): the check gets another batch, and the reference still
     scores full marks. Caught by: a Gradescope attempt told "graded by hand" for its seed alone."""
-    make_reference.write(tmp_path / "cases", seed=271, with_mistakes=False)
+    grading.casemaker.write(tmp_path / "cases", seed=271, with_mistakes=False)
     ref = cases.Reference(tmp_path / "cases")
     assert grade(ROOT, ref)[0] == FULL
 
@@ -308,7 +308,7 @@ def graded_class(tmp_path_factory, private_refs):
     (folder / "reference").mkdir(parents=True)
     for name in ("vae.py", "adam.py"):
         shutil.copy(ROOT / name, folder / "reference")
-    handout = make_handout.write_handout(base / "handout", check_leaks=False)
+    handout = grading.handout.write_handout(base / "handout", check_leaks=False)
     (folder / "handout").mkdir()
     for name in ("vae.py", "adam.py"):
         shutil.copy(handout / name, folder / "handout")
@@ -324,7 +324,7 @@ def graded_class(tmp_path_factory, private_refs):
     (folder / "nested-link").mkdir()                         # ... reached through a link: never
     (folder / "nested-link" / "hand-in").symlink_to(ROOT)
     out = base / "grades.csv"
-    assert grade_all.main([str(folder), "--out", str(out), "--json-dir", str(base / "json"),
+    assert grading.classroom.main([str(folder), "--out", str(out), "--json-dir", str(base / "json"),
                            "--reference-dir", str(private_refs[0].dir)]) == 0
     with open(out) as f:
         rows = {row["submission"]: row for row in csv.DictReader(f)}
@@ -413,7 +413,7 @@ def test_gradescope_results_json(graded_class):
 def test_grade_all_survives_a_run_that_cannot_start(tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "vae.py").write_text("")
-    results, problem = grade_all.grade_one(tmp_path / "s", tmp_path / "json" / "s.json",
+    results, problem = grading.classroom.grade_one(tmp_path / "s", tmp_path / "json" / "s.json",
                                            python=str(tmp_path / "no-such-python"), fork=False)
     assert results is None and "could not start" in problem
 
@@ -438,8 +438,8 @@ def test_several_gradings_at_once_get_one_blas_thread_each(tmp_path, monkeypatch
     fake.chmod(0o755)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")   # the test suite's own is 1 (conftest.py)
     monkeypatch.syspath_prepend(str(tmp_path))
-    original = grade_all.api.command
-    monkeypatch.setattr(grade_all.api, "command",
+    original = grading.classroom.api.command
+    monkeypatch.setattr(grading.classroom.api, "command",
                         lambda *a, **k: original(*a, **k)[:3] + ["-p", "blas_probe", "-p", "no:hypothesispytest",
                                                                   "-p", "no:benchmark", "--co", str(tmp_path / "staged")])
     for jobs in (2, 1):
@@ -448,9 +448,9 @@ def test_several_gradings_at_once_get_one_blas_thread_each(tmp_path, monkeypatch
         with threadpoolctl.threadpool_limits(2):
             own = max(p["num_threads"] for p in threadpoolctl.threadpool_info())   # 2, on 2 cores or more
             if fork:
-                grade_all.grade_folders(items, tmp_path / "json", jobs, fork=True)
+                grading.classroom.grade_folders(items, tmp_path / "json", jobs, fork=True)
             else:
-                grade_all.grade_folders(items, tmp_path / "json", jobs, python=str(fake), fork=False)
+                grading.classroom.grade_folders(items, tmp_path / "json", jobs, python=str(fake), fork=False)
         expected = "1" if jobs > 1 else str(own) if fork else "2"
         assert record.read_text().split() == [expected, expected], (jobs, record.read_text())
 

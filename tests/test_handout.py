@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import handout as make_handout, regions  # noqa: E402
+import grading.handout  # noqa: E402
+from grading import regions  # noqa: E402
 
 TASKS = ["Task 1.1: sample_latent_variables_from_posterior", "Task 1.2: bernoulli_log_prob",
          "Task 1.3: compute_KL", "Task 1.4: vae_lower_bound", "Task 2.1: adam_init", "Task 2.2: adam_step",
@@ -21,7 +22,7 @@ TASKS = ["Task 1.1: sample_latent_variables_from_posterior", "Task 1.2: bernoull
 def handout(tmp_path_factory):
     # check_leaks=False: test_no_solution_line_in_the_handout reports leaks on its own, so that
     # one leaking line does not hide what the other tests check.
-    return make_handout.write_handout(tmp_path_factory.mktemp("h") / "handout", check_leaks=False)
+    return grading.handout.write_handout(tmp_path_factory.mktemp("h") / "handout", check_leaks=False)
 
 
 def test_handout_contents(handout):
@@ -38,17 +39,17 @@ def test_handout_contents(handout):
     readme = (handout / "README.md").read_text()
     for text in ["python -m pytest", "pip install -r requirements.txt", "python vae.py"]:
         assert text in readme
-    for function in make_handout.GUIDANCE:
+    for function in grading.handout.GUIDANCE:
         assert "`%s`" % function in readme
 
 
 def test_stubs_replace_every_solution_region(handout):
-    for name in make_handout.SOLUTION_FILES:
+    for name in grading.handout.SOLUTION_FILES:
         text = (handout / name).read_text()
         compile(text, name, "exec")
         assert not any(regions.MARKER.match(line) for line in text.splitlines())
         tree = ast.parse(text)
-        reference = make_handout.find_regions((ROOT / name).read_text(), name)
+        reference = grading.handout.find_regions((ROOT / name).read_text(), name)
         for region in reference:
             function = next(node for node in ast.walk(tree)
                             if isinstance(node, ast.FunctionDef) and node.name == region.function)
@@ -58,19 +59,19 @@ def test_stubs_replace_every_solution_region(handout):
             message = raises[0].exc.args[0].value
             assert message.startswith("Task ") and region.function in message
             source = ast.get_source_segment(text, function)
-            assert "# TODO" in source and make_handout.GUIDANCE[region.function].splitlines()[1] in source
+            assert "# TODO" in source and grading.handout.GUIDANCE[region.function].splitlines()[1] in source
 
 
 def test_no_solution_line_in_the_handout(handout):
     solutions = set()
-    for name in make_handout.SOLUTION_FILES:
-        solutions |= make_handout.solution_lines((ROOT / name).read_text(), name)
+    for name in grading.handout.SOLUTION_FILES:
+        solutions |= grading.handout.solution_lines((ROOT / name).read_text(), name)
     assert len(solutions) >= 15
     leaks = []
     for path in handout.rglob("*"):
         if path.suffix in (".py", ".md", ".txt", ".ini", ".json") and path.is_file():
             for i, line in enumerate(path.read_text().splitlines()):
-                if make_handout.code_part(line) in solutions:
+                if grading.handout.code_part(line) in solutions:
                     leaks.append("%s:%d: %s" % (path.relative_to(handout), i + 1, line.strip()))
     assert not leaks, "solution lines in the handout (the reference repeats them outside its " \
                       "solution regions):\n" + "\n".join(leaks)
@@ -93,14 +94,14 @@ def test_refuses_a_non_empty_folder_unless_forced(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    assert make_handout.main([str(out)]) == 1
+    assert grading.handout.main([str(out)]) == 1
     err = capsys.readouterr().err
     assert "not empty" in err and "--force" in err and "Traceback" not in err
     assert sorted(os.listdir(out)) == ["notes.txt"]
     (out / "vae.py").write_text("stale")
     try:
-        make_handout.write_handout(out, force=True, check_leaks=False)
-    except make_handout.HandoutError as e:   # pragma: no cover - only with a leaking reference
+        grading.handout.write_handout(out, force=True, check_leaks=False)
+    except grading.handout.HandoutError as e:   # pragma: no cover - only with a leaking reference
         pytest.fail(str(e))
     assert (out / "notes.txt").read_text() == "mine"          # not the handout's: left alone
     assert "NotImplementedError" in (out / "vae.py").read_text()
@@ -128,7 +129,7 @@ def test_bad_markers_are_clear_errors(tmp_path, capsys, markers, message):
     source = _source_with(tmp_path, BODY % markers)
     with pytest.raises(regions.RegionError, match=message):
         regions.find_regions((source / "vae.py").read_text(), "vae.py")
-    assert make_handout.main([str(tmp_path / "out"), "--source", str(source)]) == 1
+    assert grading.handout.main([str(tmp_path / "out"), "--source", str(source)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("handout: error: vae.py:") and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
@@ -138,15 +139,15 @@ def test_region_outside_a_function_and_missing_guidance(tmp_path):
     with pytest.raises(regions.RegionError, match="not inside a function"):
         regions.find_regions("x = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\n", "vae.py")
     source = _source_with(tmp_path, "def helper():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
-    with pytest.raises(make_handout.HandoutError, match="no guidance .* for helper"):
-        make_handout.build(source)
+    with pytest.raises(grading.handout.HandoutError, match="no guidance .* for helper"):
+        grading.handout.build(source)
 
 
 def test_guidance_matches_the_points_table():
-    parts = make_handout.load_parts(ROOT)
-    assert set(make_handout.GUIDANCE) == set(parts)
-    regions = {r.function for name in make_handout.SOLUTION_FILES
-               for r in make_handout.find_regions((ROOT / name).read_text(), name)}
+    parts = grading.handout.load_parts(ROOT)
+    assert set(grading.handout.GUIDANCE) == set(parts)
+    regions = {r.function for name in grading.handout.SOLUTION_FILES
+               for r in grading.handout.find_regions((ROOT / name).read_text(), name)}
     assert regions == set(parts)
 
 
@@ -200,7 +201,7 @@ def test_no_file_outside_the_stubs_computes_a_tasks_answer(handout):
     found = []
     for path in sorted(handout.rglob("*.py")):
         name = str(path.relative_to(handout))
-        if name in make_handout.SOLUTION_FILES:
+        if name in grading.handout.SOLUTION_FILES:
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if ANSWERS.search(line):
@@ -231,6 +232,6 @@ def test_the_readme_says_exactly_what_the_notebook_route_needs_installed(handout
 def test_without_nbformat_nothing_is_written(tmp_path, monkeypatch):
     """Every check before the first file: a missing nbformat (which vae.ipynb needs) is said at once."""
     monkeypatch.setitem(sys.modules, "nbformat", None)
-    with pytest.raises(make_handout.HandoutError, match="nbformat is not installed"):
-        make_handout.write_handout(tmp_path / "out", check_leaks=False)
+    with pytest.raises(grading.handout.HandoutError, match="nbformat is not installed"):
+        grading.handout.write_handout(tmp_path / "out", check_leaks=False)
     assert not (tmp_path / "out").exists()

@@ -13,7 +13,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import api, handout as make_handout  # noqa: E402
+from grading import api
+import grading.handout  # noqa: E402
 from grading import layout  # noqa: E402
 
 QUICK_TRAIN = "train(epochs=1, num_train=600, iwae_samples=0)"
@@ -22,14 +23,14 @@ ORIGINAL = ROOT / "tests" / "fixtures" / "original_practical" / "vae.py"
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory):
-    return make_handout.write_handout(tmp_path_factory.mktemp("nb") / "handout", check_leaks=False)
+    return grading.handout.write_handout(tmp_path_factory.mktemp("nb") / "handout", check_leaks=False)
 
 
 def solved(notebook):
     """The handout notebook with the reference's functions in its task cells."""
     nb = nbformat.read(str(notebook), as_version=4)
-    functions = dict(make_handout.function_sources((ROOT / "vae.py").read_text()),
-                     **make_handout.function_sources((ROOT / "adam.py").read_text()))
+    functions = dict(grading.handout.function_sources((ROOT / "vae.py").read_text()),
+                     **grading.handout.function_sources((ROOT / "adam.py").read_text()))
     for cell in nb.cells:
         if "task" in cell.metadata.get("tags", []):
             cell.source = functions[cell.source.split("def ", 1)[1].split("(", 1)[0]]
@@ -58,8 +59,8 @@ def test_the_handout_notebook_is_built_from_the_same_stubs(handout):
     """One source: each task cell is the handout vae.py's or adam.py's stub, word for word."""
     nb = nbformat.read(str(handout / "vae.ipynb"), as_version=4)
     nbformat.validate(nb)
-    stubs = dict(make_handout.function_sources((handout / "vae.py").read_text()),
-                 **make_handout.function_sources((handout / "adam.py").read_text()))
+    stubs = dict(grading.handout.function_sources((handout / "vae.py").read_text()),
+                 **grading.handout.function_sources((handout / "adam.py").read_text()))
     tasks = [c.source for c in nb.cells if "task" in c.metadata.get("tags", [])]
     assert len(tasks) == 9 and all(source in stubs.values() for source in tasks)
     checks = [c.source for c in nb.cells if "check" in c.metadata.get("tags", [])]
@@ -226,9 +227,9 @@ def test_the_training_cell_speaks_the_notebooks_terms_and_never_continues_a_stal
     the notebook's terms (train(...), never vae.py's command line), Task 3's skipped figures
     included."""
     from nbclient import NotebookClient
-    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
-    functions = dict(make_handout.function_sources((ROOT / "vae.py").read_text()),
-                     **make_handout.function_sources((ROOT / "adam.py").read_text()))
+    handout = grading.handout.write_handout(tmp_path / "handout", check_leaks=False)
+    functions = dict(grading.handout.function_sources((ROOT / "vae.py").read_text()),
+                     **grading.handout.function_sources((ROOT / "adam.py").read_text()))
     tasks = "\n\n".join(functions[name] for name in ("sample_latent_variables_from_posterior", "bernoulli_log_prob",
                                                      "compute_KL", "vae_lower_bound", "adam_init", "adam_step"))
     quick = "epochs=1, num_train=600, iwae_samples=0, quiet=True"

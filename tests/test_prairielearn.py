@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import handout as make_handout  # noqa: E402
+import grading.handout  # noqa: E402
 from grading import prairielearn as make_prairielearn  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def test_the_reference_scores_1(question, tmp_path):
 
 
 def test_the_stubs_score_0(question, tmp_path):
-    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    handout = grading.handout.write_handout(tmp_path / "handout", check_leaks=False)
     result = attempt(question, tmp_path, {n: (handout / n).read_text() for n in ("vae.py", "adam.py")})
     well_formed(result)
     assert result["gradable"] is True and result["score"] == 0.0

@@ -4,8 +4,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import handout as make_handout  # noqa: E402
-from grading import casemaker as make_reference  # noqa: E402
+import grading.handout  # noqa: E402
+import grading.casemaker  # noqa: E402
 from grading import cases  # noqa: E402
 
 
@@ -40,17 +40,17 @@ def test_messages_show_numbers_not_numpy_reprs():
 
 
 def test_private_cases_are_for_their_owner_alone(tmp_path):
-    make_reference.write(tmp_path / "private", seed=3, with_mistakes=False)
+    grading.casemaker.write(tmp_path / "private", seed=3, with_mistakes=False)
     assert (tmp_path / "private").stat().st_mode & 0o077 == 0
 
 
 def test_the_handout_says_what_to_hand_in(tmp_path):
-    readme = (make_handout.write_handout(tmp_path / "h", check_leaks=False) / "README.md").read_text()
+    readme = (grading.handout.write_handout(tmp_path / "h", check_leaks=False) / "README.md").read_text()
     assert "## What to hand in" in readme and "`vae.ipynb`" in readme and "`vae.py` and `adam.py`" in readme
 
 
 def test_the_bernoulli_guidance_does_not_write_out_the_fix():
-    text = make_handout.GUIDANCE["bernoulli_log_prob"]
+    text = grading.handout.GUIDANCE["bernoulli_log_prob"]
     assert "logaddexp(0" not in text and "max(a, 0) + log(1 + exp(-|a|))" not in text
 
 

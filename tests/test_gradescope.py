@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-from grading import gradescope as make_autograder  # noqa: E402
-from grading import handout as make_handout  # noqa: E402
+import grading.gradescope  # noqa: E402
+import grading.handout  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def autograder(tmp_path_factory):
     path = tmp_path_factory.mktemp("ag") / "autograder.zip"
-    make_autograder.build(path, with_mistakes=False, log=lambda *a: None)
+    grading.gradescope.build(path, with_mistakes=False, log=lambda *a: None)
     return path
 
 
@@ -89,7 +89,7 @@ def test_the_reference_scores_100_and_the_grader_keeps_its_files_to_itself(autog
 
 @pytest.mark.full   # the stubs' 0 is the graded class's and PrairieLearn's too; this is the zip's route
 def test_the_handout_stubs_score_0(autograder, tmp_path):
-    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    handout = grading.handout.write_handout(tmp_path / "handout", check_leaks=False)
     _, result, _ = run(autograder, tmp_path, {"vae.py": handout / "vae.py", "adam.py": handout / "adam.py"})
     assert result["score"] == 0 and len(result["tests"]) == 24
     assert all(t["status"] == "failed" for t in result["tests"])
@@ -108,7 +108,7 @@ def test_a_notebook_handed_in_is_graded(autograder, tmp_path):
     """vae.ipynb alone (the handout's notebook, the reference in its task cells): 100."""
     import nbformat
     from test_notebook import solved
-    handout = make_handout.write_handout(tmp_path / "handout", check_leaks=False)
+    handout = grading.handout.write_handout(tmp_path / "handout", check_leaks=False)
     nbformat.write(solved(handout / "vae.ipynb"), str(tmp_path / "vae.ipynb"))
     _, result, proc = run(autograder, tmp_path, {"vae.ipynb": tmp_path / "vae.ipynb"})
     assert result["score"] == 100 and result["extra_data"]["complete"] is True, failures(result, proc)

@@ -27,11 +27,12 @@ UNUSED_PLUGINS = ("cacheprovider", "hypothesispytest", "benchmark", "unraisablee
 
 
 def pytest_args(submission, results=None, cases=None, timeout=None, memory_mb=None, visibility=None,
-                hide=(), allow_unisolated=False, select=None, quiet=True):
+                hide=(), allow_unisolated=False, select=None, quiet=True, figures=None):
     """pytest's arguments that grade the submission folder: results (a results.json to write,
     Gradescope's format), cases (a folder of private cases; default: the stored ones), timeout
     (seconds of one call), memory_mb (the worker's address space), visibility (Gradescope's),
-    hide (folders the submission must not see), select (-k: a task function's or task's name)."""
+    hide (folders the submission must not see), select (-k: a task function's or task's name),
+    figures (a folder for the PNGs of the images the submission makes)."""
     args = ["-p", "grading.pytest_plugin", str(RUBRIC), "--submission=%s" % Path(submission).absolute(),
             "--rootdir=%s" % ROOT, "--confcutdir=%s" % RUBRIC, "-o", "addopts=", "--assert=plain", "--no-header"]
     for plugin in UNUSED_PLUGINS:
@@ -53,6 +54,8 @@ def pytest_args(submission, results=None, cases=None, timeout=None, memory_mb=No
     args += ["--grading-hide=%s" % Path(path).absolute() for path in hide]
     if allow_unisolated:
         args.append("--allow-unisolated")
+    if figures:
+        args.append("--grade-figures=%s" % Path(figures).absolute())
     if select:
         args.append("-k=%s" % select)
     return args

@@ -91,14 +91,16 @@ def task_code(folder):
     return out
 
 
-def write_manifest(json_dir, isolation, submissions):
-    results.write_json_atomically(Path(json_dir) / MANIFEST, {"isolation": isolation, "submissions": submissions})
+def write_manifest(json_dir, manifest):
+    """class.json: {"isolation", "cases" (their hash), "submissions": [{id, name, student, code, ...}],
+    "out", "report", "roster", "exports"}: what every later command reads of the class."""
+    results.write_json_atomically(Path(json_dir) / MANIFEST, manifest)
 
 
 # ---------------------------------------------------------------------------
 # The report
 
-def _load(json_dir):
+def load(json_dir):
     json_dir = Path(json_dir)
     manifest = json.loads((json_dir / MANIFEST).read_text())
     rows = []
@@ -114,11 +116,25 @@ def _load(json_dir):
     return manifest, rows
 
 
+NOT_ATTEMPTED = re.compile(r"not implemented yet|NotImplementedError")
+
+
 def _first_line(text):
-    """A failure message's gist: its first line, without the values that differ between students."""
+    """A failure message's gist: its first line, every number and array in it masked alike."""
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else "(no message)"
-    line = re.sub(r"-?\d+\.\d{2,}(e[-+]?\d+)?|\b\d{3,}\b", "#", line)
+    line = re.sub(r"\[[^\[\]]*\]", "[…]", line)
+    line = re.sub(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])", "#", line)
     return results.shorten(line, 160)
+
+
+def mistake(text):
+    """What a failure says is wrong, for grouping a class's failures: the hint it gives (the
+    mistake's name) when it gives one, else its gist; None for an untouched stub (not attempted)."""
+    text = text or ""
+    if NOT_ATTEMPTED.search(text):
+        return None
+    hints = [line.strip()[len("hint:"):].strip() for line in text.splitlines() if line.strip().startswith("hint:")]
+    return ("hint: " + results.shorten(_first_line(hints[0]), 160)) if hints else _first_line(text)
 
 
 def similar_pairs(rows):
@@ -176,9 +192,46 @@ def _plots(rows, table, out_dir):
     plt.close(fig)
 
 
+PRACTICAL_FIGURES = Path(__file__).resolve().parent / "practical_figures"   # the reference run's
+PRACTICAL = {"3.1": ("samples.png", "the practical's Task 3.1: 25 samples from the prior (the reference's)"),
+             "3.2": ("reconstructions.png", "Task 3.2: test images over their reconstructions (the reference's)"),
+             "3.3": ("interpolation_1.png", "Task 3.3: an interpolation between two test images (the reference's)")}
+
+
+def student_images(json_dir, ident):
+    """The images a submission made (grade-class's figures/ID/), each beside the practical's figure."""
+    folder = Path(json_dir) / "figures" / ident
+    out = []
+    for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+        part = path.name[:3] if path.name[:3] in PRACTICAL else next(
+            (p for p, words in (("3.1", "sampl"), ("3.2", "recon"), ("3.3", "interp")) if words in path.name.lower()),
+            None)
+        practical, caption = PRACTICAL.get(part, (None, ""))
+        title = path.stem.split("-", 1)[-1].replace("-", " ")
+        out.append({"part": part or "3", "title": ("your script saved, in the grading's short run (a few training steps): "
+                    if path.name.startswith("saved-") else "your function's, on trained networks: ")
+                    + title, "png": path.read_bytes(),
+                    "practical": (PRACTICAL_FIGURES / practical).read_bytes() if practical else None,
+                    "practical_caption": caption})
+    return out
+
+
+def write_feedback(json_dir, out_dir, rows, by_hand, table):
+    """Each graded student's feedback page and text, out_dir/ID.html and ID.txt (grading/feedback.py)."""
+    from grading import feedback
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        if row["result"] is None:
+            continue
+        name = (row.get("student") or {}).get("student") or row["name"]
+        page, text = feedback.render(row["result"], name, overrides=by_hand.get(row["name"]),
+                                     images=student_images(json_dir, row["id"]), table=table)
+        feedback.write(out_dir, row["id"], page, text)
+
+
 def write_report(json_dir, out_dir):
     """out_dir/index.html (and its PNGs) from grade_all's JSON folder; returns the page's path."""
-    manifest, rows = _load(json_dir)
+    manifest, rows = load(json_dir)
     table = results.load_points()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,26 +239,61 @@ def write_report(json_dir, out_dir):
     e = html.escape
     graded = [r for r in rows if r["result"] is not None]
 
-    failures = defaultdict(lambda: defaultdict(list))   # part -> message -> students (a student's first, once)
+    from grading import classroom, overrides as hand
+    by_hand = hand.load(json_dir)
+    failures = defaultdict(lambda: defaultdict(list))   # part -> mistake -> students (each once)
+    not_attempted = defaultdict(list)                    # part -> students whose stub is untouched
     for row in graded:
         seen = set()
         for test in row["result"]["tests"]:
             if test["number"] in seen or test["number"] == "check" or test["score"] >= test["max_score"]:
                 continue
             seen.add(test["number"])
-            failures[test["number"]][_first_line(test["output"])].append(row["name"])
+            kind = mistake(test["output"])
+            if kind is None:
+                not_attempted[test["number"]].append(row["name"])
+            else:
+                failures[test["number"]][kind].append(row["name"])
+    effective = {row["name"]: classroom.row(row["name"], row["id"], row["result"], row.get("run_problem"), table,
+                                            manifest.get("isolation", ""), by_hand.get(row["name"]), row.get("student"))
+                 for row in rows}
     part_rows = []
     for part in table["parts"]:
-        scores = [r["result"]["extra_data"]["parts"].get(part["part"], {}).get("score", 0) for r in graded]
+        scores = [float(effective[r["name"]][part["part"]] or 0) for r in graded]
         mean = sum(scores) / len(scores) if scores else 0
         common = sorted(failures[part["part"]].items(), key=lambda item: -len(item[1]))[:5]
-        part_rows.append("<tr><td>%s</td><td><code>%s</code></td><td>%s / %g</td><td>%d of %d</td><td><ul>%s</ul></td></tr>"
+        part_rows.append("<tr><td>%s</td><td><code>%s</code></td><td>%s / %g</td><td>%d of %d</td><td>%s</td>"
+                         "<td><ul>%s</ul></td></tr>"
                          % (part["part"], part["function"], results.num(mean), part["points"],
                             sum(s >= part["points"] for s in scores), len(scores),
+                            "%d<br><small>%s</small>" % (len(not_attempted[part["part"]]),
+                                                         e(", ".join(sorted(not_attempted[part["part"]])[:12])))
+                            if not_attempted[part["part"]] else "0",
                             "".join("<li>%d &times; %s<br><small>%s</small></li>" % (len(who), e(message),
                                                                                      e(", ".join(sorted(who)[:12])))
                                     for message, who in common)))
-
+    items = hand.review_items(rows, by_hand, table)
+    left = hand.pending(items)
+    review_rows = "".join("<tr><td>%s</td><td>%s</td><td>%s / %s</td><td>%s</td><td>%s</td></tr>" % (
+        e(i["name"]), i["part"], results.num(i["automatic"]), results.num(i["maximum"]),
+        "set by hand: %s (%s, %s)" % (results.num(i["override"]["points"]), e(i["override"]["reviewer"]),
+                                      e(i["override"]["time"])) if i["how"] == "by hand" else
+        "<b>to review again</b>: the automatic result changed" if i["how"] == "stale" else "<b>to review</b>",
+        e("; ".join(i["reasons"]))) for i in items)
+    feedback_dir = out_dir / "feedback"
+    write_feedback(json_dir, feedback_dir, rows, by_hand, table)
+    student_rows = []
+    for row in rows:
+        line = effective[row["name"]]
+        hand_parts = {p.split("=")[0] for p in line["by_hand"].split("; ") if p}
+        cells = "".join("<td>%s%s</td>" % (line[p["part"]], "*" if p["part"] in hand_parts else "")
+                        for p in table["parts"])
+        student_rows.append("<tr><td>%s</td><td>%s</td>%s<td><b>%s</b></td><td>%s</td></tr>" % (
+            e(row["name"]), e(line["student"] or ""), cells, line["total"] or "not graded",
+            "<a href='feedback/%s.html'>page</a> &middot; <a href='feedback/%s.txt'>text</a>" % (row["id"], row["id"])
+            if row["result"] is not None else ""))
+    roster = manifest.get("roster") or {}
+    roster_notes = "".join("<li>%s</li>" % e(line) for line in roster.get("notes") or [])
     human = []
     for row in rows:
         reasons = []
@@ -240,7 +328,13 @@ def write_report(json_dir, out_dir):
                      "%.1f s" % r["seconds"] if r.get("seconds") is not None else "",
                      "%d MB" % r["memory_mb"] if r.get("memory_mb") else "") for r in rows]
     totals = [r["result"]["score"] for r in graded]
+    part_heads = "".join("<th>%s</th>" % p["part"] for p in table["parts"])
     page = PAGE.format(
+        students="".join(student_rows), part_heads=part_heads, left=len(left), reviewed=len(items) - len(left),
+        review=review_rows or "<tr><td colspan=5>nothing needs a human look</td></tr>",
+        roster=("<h2>Roster</h2><ul>%s</ul>" % roster_notes) if roster_notes else
+               ("<p>Roster: every folder matched a row.</p>" if roster else ""),
+        json_dir=e(str(json_dir)),
         count=len(rows), graded=len(graded), isolation=e(str(manifest.get("isolation"))),
         mean=results.num(sum(totals) / len(totals)) if totals else "-", total=results.num(table["total"]),
         parts="".join(part_rows), human="".join(human) or "<tr><td colspan=2>none</td></tr>",
@@ -264,8 +358,18 @@ img {{ max-width: 100%; }}
 <h2>Scores</h2>
 <p><img src="scores.png" alt="the distribution of the totals"><br>
 <img src="parts.png" alt="each part: none, some or all of its points"></p>
-<h2>Each part: points and the commonest failures</h2>
-<table><tr><th>part</th><th>function</th><th>mean</th><th>full marks</th><th>commonest failures (students)</th></tr>
+<h2>Students</h2>
+<p>Each part's points (* set by hand in the review), the total, and the feedback to send each student.</p>
+<table><tr><th>submission</th><th>student</th>{part_heads}<th>total</th><th>feedback</th></tr>{students}</table>
+{roster}
+<h2>Review</h2>
+<p id="review-state">{left} part(s) left to review, {reviewed} set by hand. <code>vae-teacher review {json_dir}</code>
+opens the review page.</p>
+<table><tr><th>submission</th><th>part</th><th>automatic</th><th>state</th><th>why</th></tr>{review}</table>
+<h2>Each part: points and what students got wrong</h2>
+<p>Failures grouped by the mistake their hint names (else by their first line, numbers masked);
+untouched stubs are counted apart, as not attempted.</p>
+<table><tr><th>part</th><th>function</th><th>mean</th><th>full marks</th><th>not attempted</th><th>what was wrong (students)</th></tr>
 {parts}</table>
 <h2>Needs a human look</h2>
 <table><tr><th>submission</th><th>why</th></tr>{human}</table>
@@ -288,7 +392,10 @@ def main(argv=None):
         print("report: error: %s has no %s: grade the class with vae-teacher grade-class --json-dir %s"
               % (args.json_dir, MANIFEST, args.json_dir), file=sys.stderr)
         return 1
-    print("wrote %s" % write_report(args.json_dir, args.out))
+    from grading import classroom
+    manifest = classroom.load_manifest(args.json_dir)
+    write_manifest(args.json_dir, dict(manifest, report=str(Path(args.out).absolute())))
+    classroom.refresh(args.json_dir)   # the report, its feedback pages, grades.csv and the exports, overrides applied
     return 0
 
 

@@ -94,8 +94,11 @@ class _Run:
                  allow_unisolated=False, blas_threads=None):
         self.json_path, self.log_path = Path(json_path), Path(log_path)
         self.start, self.memory = time.time(), None
+        figures = self.json_path.parent / "figures" / self.json_path.stem
+        if figures.exists():
+            shutil.rmtree(figures)
         args = api.command(submission, python, results=json_path, cases=reference_dir, timeout=timeout, hide=hide,
-                           allow_unisolated=allow_unisolated)
+                           allow_unisolated=allow_unisolated, figures=figures)
         if fork:
             self.proc = None
             self.pid = os.fork()
@@ -250,22 +253,33 @@ def grade_one(submission, json_path, timeout=gs.JOB_TIMEOUT, run_timeout=None, r
                              allow_unisolated=allow_unisolated)[ident]
 
 
-def row(name, ident, results_, problem, table, isolation=""):
-    """A CSV row. A submission not graded (the grader's failure) gets no points at all, not zeros."""
+def row(name, ident, results_, problem, table, isolation="", overrides=None, student=None):
+    """A CSV row. A submission not graded (the grader's failure) gets no points at all, not zeros.
+    overrides: the submission's {part: override} (grading/overrides.py); student: its roster entry."""
+    from grading import overrides as hand
     parts = (results_ or {}).get("extra_data", {}).get("parts", {})
     out = {"submission": name, "id": ident}
+    out.update({key: (student or {}).get(key, "") for key in STUDENT_COLUMNS})
     if problem and problem.startswith("not graded"):
         out.update({p["part"]: "" for p in table["parts"]})
         out.update({"task" + p["task"]: "" for p in table["parts"]})
         out.update(total="", max=results.num(table["total"]), problems=problem.splitlines()[0], format="",
-                   isolation=isolation)
+                   isolation=isolation, by_hand="", to_review="")
         return out
-    tasks = {}
+    tasks, by_hand, stale = {}, [], []
     for part in table["parts"]:
         try:
             score = float(parts.get(part["part"], {}).get("score", 0.0)) if results_ else 0.0
         except (TypeError, ValueError, AttributeError):
             score = 0.0
+        override = (overrides or {}).get(part["part"])
+        if results_ is not None and override is not None:
+            points, how = hand.state(results_, part["part"], override)
+            if how == "by hand":
+                by_hand.append("%s=%s (automatic %s)" % (part["part"], results.num(points), results.num(score)))
+                score = points
+            elif how == "stale":
+                stale.append(part["part"])
         score = min(max(score, 0.0), float(part["points"]))
         out[part["part"]] = results.num(score)
         tasks[part["task"]] = tasks.get(part["task"], 0.0) + score
@@ -273,6 +287,8 @@ def row(name, ident, results_, problem, table, isolation=""):
         out["task" + task] = results.num(score)
     out["total"] = results.num(sum(tasks.values()))
     out["max"] = results.num(table["total"])
+    out["by_hand"] = "; ".join(by_hand)
+    out["to_review"] = " ".join(stale)
     problems = [p for p in (results_ or {}).get("extra_data", {}).get("problems", []) if isinstance(p, str)]
     if problem:
         problems.insert(0, problem)
@@ -288,10 +304,13 @@ def submissions(directory):
                    and (p.is_dir() or p.is_symlink())), key=lambda p: os.fsencode(p.name))
 
 
+STUDENT_COLUMNS = ("student", "student_id", "email", "section")   # the roster's, where one is given
+
+
 def columns(table):
-    return (["submission", "id"] + [p["part"] for p in table["parts"]]
+    return (["submission"] + list(STUDENT_COLUMNS) + ["id"] + [p["part"] for p in table["parts"]]
             + ["task" + t for t in dict.fromkeys(p["task"] for p in table["parts"])]
-            + ["total", "max", "format", "isolation", "problems"])
+            + ["total", "max", "by_hand", "to_review", "format", "isolation", "problems"])
 
 
 def csv_text(rows, table):
@@ -303,13 +322,32 @@ def csv_text(rows, table):
     return buffer.getvalue()
 
 
-def private_cases(directory, log=print):
-    """A private set of reference cases, made here with a secret random seed (not kept): the
-    stored cases are the students' own (the handout has them), so a submission could hold their
-    answers."""
+def private_cases(directory, log=print, seed=None):
+    """A private set of reference cases, made here with a secret random seed (the stored cases are
+    the students' own: the handout has them, so a submission could hold their answers). Returns
+    (directory, seed): the seed goes into the class's teacher-only seeds.json, for regrades and
+    replays, never into a result."""
     import secrets
+    seed = secrets.randbelow(2 ** 31) if seed is None else seed
     log("making private reference cases (a secret seed; about a minute)...")
-    casemaker.write(directory, seed=secrets.randbelow(2 ** 31))
+    casemaker.write(directory, seed=seed)
+    return directory, seed
+
+
+def cases_again(json_dir, cases, directory, log=print):
+    """The class's private cases made again from the seed kept in json_dir, checked to be the very
+    cases (the hash `cases` that the results record); SystemExit when they cannot be."""
+    from grading import provenance
+    seed = provenance.load_seeds(json_dir).get(cases or "")
+    if seed is None:
+        raise SystemExit("grade-class: error: %s keeps no seed for the cases %s that graded this class (they were "
+                         "given with --reference-dir: give them again)" % (json_dir, cases))
+    log("making the class's cases again from its seed (about a minute)...")
+    casemaker.write(directory, seed=seed["seed"], with_mistakes=seed.get("with_mistakes", True))
+    if provenance.cases_hash(directory) != cases:
+        raise SystemExit("grade-class: error: the cases made again from the class's seed differ from those that "
+                         "graded it (%s, now %s): this grader makes other cases (a changed case maker?); regrade "
+                         "the whole class" % (cases, provenance.cases_hash(directory)))
     return directory
 
 
@@ -338,75 +376,207 @@ def isolation_or_refuse(allow_unisolated, log):
     return mode
 
 
+def load_manifest(json_dir):
+    from grading import class_report
+    try:
+        return json.loads((Path(json_dir) / class_report.MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def load_class(json_dir):
+    """(manifest, [entry + "result"]): a graded class's results folder, read back."""
+    from grading import class_report
+    return class_report.load(json_dir)
+
+
+def student_record(student):
+    """A roster entry as a plain dict with STUDENT_COLUMNS' names (and login)."""
+    if student is None:
+        return None
+    get = (lambda k: student.get(k)) if isinstance(student, dict) else (lambda k: getattr(student, k, None))
+    return {"student": get("name") or get("student") or "", "student_id": get("student_id") or "",
+            "email": get("email") or "", "section": get("section") or "", "login": get("login") or ""}
+
+
+def refresh(json_dir, log=print):
+    """Everything made from a class's results again, overrides applied: grades.csv, the class report
+    with its feedback pages, and the gradebook exports last written; returns grades.csv's rows."""
+    from grading import class_report, overrides as hand
+    json_dir = Path(json_dir)
+    manifest, entries = load_class(json_dir)
+    table = results.load_points()
+    by_hand = hand.load(json_dir)
+    rows = [row(e["name"], e["id"], e["result"], e.get("run_problem", e.get("problem")), table,
+                manifest.get("isolation", ""), by_hand.get(e["name"]), e.get("student")) for e in entries]
+    if manifest.get("out"):
+        text = csv_text(rows, table)
+        atomic_write(manifest["out"], lambda f: f.write(text.encode()))
+    if manifest.get("report"):
+        log("class report: %s" % class_report.write_report(json_dir, manifest["report"]))
+    for kind, options in (manifest.get("exports") or {}).items():
+        from grading import export
+        export.export(json_dir, kind, rows=rows, log=log, **options)
+    return rows
+
+
+def review_list(json_dir, pending_only=False):
+    """The class's parts to review (grading/overrides.py's items), or only those still to do."""
+    from grading import overrides as hand
+    _, entries = load_class(json_dir)
+    items = hand.review_items(entries, hand.load(json_dir))
+    return hand.pending(items) if pending_only else items
+
+
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
-              python=sys.executable, fork=None, log=print, allow_unisolated=False, report=None):
+              python=sys.executable, fork=None, log=print, allow_unisolated=False, report=None, roster=None,
+              only=None):
     """reference_dir: the cases to grade with; None makes private ones (private_cases). Every path is
-    taken relative to the current folder (the grading runs themselves work in the grader's)."""
+    taken relative to the current folder (the grading runs themselves work in the grader's).
+    roster: a roster CSV (grading/roster.py). only: folder names to grade again, in a class already
+    graded into json_dir (the others keep their results; new folders join the class)."""
+    from grading import class_report, provenance
     isolation = isolation_or_refuse(allow_unisolated, log)
+    if out is None:   # --only: where the class's grades are
+        out = (load_manifest(json_dir) or {}).get("out") if json_dir and only is not None else None
+        out = out or "grades.csv"
     directory, out = Path(directory).absolute(), Path(out).absolute()
     json_dir = Path(json_dir).absolute() if json_dir else None
     reference_dir = Path(reference_dir).absolute() if reference_dir else None
     if reference_dir is not None and not any(reference_dir.glob("*.npz")):
         raise SystemExit("grade-class: error: %s holds no reference cases (vae-teacher cases --out %s)"
                          % (reference_dir, reference_dir))
+    given_cases = reference_dir is not None   # the teacher's own set (else private ones, from a kept seed)
+    previous = None
+    if only is not None:
+        previous = load_manifest(json_dir) if json_dir else None
+        if previous is None:
+            raise SystemExit("grade-class: error: --only regrades a class already graded with --json-dir: %s holds "
+                             "no class.json (grade the whole class first)" % json_dir)
     table = results.load_points()
     folders = submissions(directory)
+    names_of = {folder: display_name(folder.name) for folder in folders}
+    if only is not None:
+        unknown = sorted(set(only) - set(names_of.values()))
+        if unknown:
+            raise SystemExit("grade-class: error: no submission folder %s in %s (its folders: %s)"
+                             % (", ".join(map(repr, unknown)), directory,
+                                ", ".join(sorted(names_of.values())[:20])))
+    students, roster_note = {}, None
+    if roster is not None:
+        from grading import roster as roster_module
+        try:
+            match = roster_module.match(roster_module.load(roster), list(names_of.values()))
+        except (ValueError, OSError) as e:
+            raise SystemExit("grade-class: error: %s" % e)
+        students = {name: student_record(s) for name, s in match.by_folder.items()}
+        roster_note = {"file": str(Path(roster).absolute()), "unmatched_folders": list(match.unmatched_folders),
+                       "rows_without_folder": [student_record(s) for s in match.rows_without_folder],
+                       "notes": roster_module.describe(match)}
+        for line in roster_note["notes"]:
+            log("roster: " + line)
+    elif previous is not None:
+        students = {e["name"]: e.get("student") for e in previous.get("submissions", [])}
+        roster_note = previous.get("roster")
     keep = json_dir is not None
     json_dir = Path(json_dir) if keep else Path(tempfile.mkdtemp(prefix="grades-"))
-    json_dir.mkdir(parents=True, exist_ok=True)
-    jobs = jobs or min(len(folders), os.cpu_count() or 1) or 1
+    json_dir.mkdir(mode=0o700, parents=True, exist_ok=True)   # the results, the seed, the graded code: yours
     staging = Path(tempfile.mkdtemp(prefix="grading-stage-"))   # 0700: no worker can read it
-    if reference_dir is None:
-        reference_dir = private_cases(staging / ".private-cases", log)
+    seed = None
+    if reference_dir is None and previous is not None and previous.get("cases") and not previous.get("reference_dir"):
+        reference_dir = cases_again(json_dir, previous["cases"], staging / ".private-cases", log)
+    elif reference_dir is None and previous is not None and previous.get("reference_dir"):
+        reference_dir, given_cases = Path(previous["reference_dir"]), True
+    elif reference_dir is None:
+        reference_dir, seed = private_cases(staging / ".private-cases", log)
+    cases = provenance.cases_hash(reference_dir)
+    if previous is not None and previous.get("cases") and cases != previous["cases"]:
+        raise SystemExit("grade-class: error: %s are not the cases that graded this class (%s, these %s); "
+                         "regrade the whole class" % (reference_dir, previous["cases"], cases))
+    if seed is not None and keep:
+        provenance.save_seed(json_dir, cases, seed, True)
+    old = {e["name"]: e for e in (previous or {}).get("submissions", [])}
+    next_id = max([int(e["id"]) for e in old.values() if str(e.get("id", "")).isdigit()] + [0]) + 1
+    ids = {}
+    for folder in folders:
+        name = names_of[folder]
+        if name in old:
+            ids[folder] = old[name]["id"]
+        elif previous is not None:
+            ids[folder], next_id = safe_id(next_id, name), next_id + 1
+        else:
+            ids[folder] = safe_id(len(ids) + 1, name)
+    chosen = [f for f in folders if only is None or names_of[f] in only or names_of[f] not in old]
+    jobs = jobs or min(len(chosen), os.cpu_count() or 1) or 1
     rows = {}
-    out = Path(out)
-    partial = open(out, "w", newline="")   # rows as they come: a batch cut short keeps them
-    partial.write(csv_text([], table))
-    partial.flush()
+    partial = None if previous is not None else open(out, "w", newline="")   # rows as they come
+    if partial:
+        partial.write(csv_text([], table))
+        partial.flush()
     usage = {}
+    entries = {}
     try:
-        items = []
-        for index, folder in enumerate(folders, 1):
-            ident = safe_id(index, folder.name)
-            items.append((ident, staging / ident, stage(folder, staging / ident)))
-        names = {ident: display_name(folder.name) for (ident, _, _), folder in zip(items, folders)}
+        items = [(ids[f], staging / ids[f], stage(f, staging / ids[f])) for f in chosen]
+        names = {ids[f]: names_of[f] for f in chosen}
 
         def done(item, results_, problem, seconds):
             ident = item[0]
-            line = row(names[ident], ident, results_, problem, table, isolation)
+            line = row(names[ident], ident, results_, problem, table, isolation, student=students.get(names[ident]))
             rows[ident] = line
-            partial.write(csv_text([line], table).split("\n", 1)[1])
-            partial.flush()
+            if partial:
+                partial.write(csv_text([line], table).split("\n", 1)[1])
+                partial.flush()
             log("%-30s %6s / %s  (%.0f s)%s" % (names[ident][:30], line["total"], line["max"], seconds,
                                                "  " + line["problems"][:100] if line["problems"] else ""))
 
         grade_folders(items, json_dir, jobs, timeout, reference_dir=reference_dir, python=python, fork=fork,
-                      hide=[Path(directory).absolute(), staging], done=done, allow_unisolated=allow_unisolated,
-                      usage=usage)
-        # What the class report reads beside the results: who is who, how long each took, the code.
-        from grading import class_report
-        class_report.write_manifest(json_dir, isolation, [
-            {"id": ident, "name": names[ident], "staged": str(folder), "seconds": usage.get(ident, (None, None))[0],
-             "memory_mb": usage.get(ident, (None, None))[1], "problem": rows[ident]["problems"],
-             "code": class_report.task_code(folder) if folder.is_dir() else {}}
-            for ident, folder, _ in items if ident in rows])
-        if report:
-            log("class report: %s" % class_report.write_report(json_dir, report))
+                      hide=[Path(directory).absolute(), staging, json_dir], done=done,
+                      allow_unisolated=allow_unisolated, usage=usage)
+        for ident, folder, _ in items:
+            if ident not in rows:
+                continue
+            graded = json_dir / "graded" / ident   # what was graded, kept for the review and for replays
+            if graded.exists():
+                shutil.rmtree(graded)
+            if folder.is_dir():
+                shutil.copytree(folder, graded)
+            entries[ident] = {
+                "id": ident, "name": names[ident], "staged": str(folder), "graded": str(graded.relative_to(json_dir)),
+                "seconds": usage.get(ident, (None, None))[0], "memory_mb": usage.get(ident, (None, None))[1],
+                "problem": rows[ident]["problems"], "run_problem": _run_problem(json_dir / (ident + ".json"), rows[ident]),
+                "student": students.get(names[ident]),
+                "code": class_report.task_code(folder) if folder.is_dir() else {}}
     finally:
-        partial.close()
+        if partial:
+            partial.close()
         shutil.rmtree(staging, ignore_errors=True)
-    ordered = [rows[ident] for ident, _, _ in items if ident in rows]
-    text = csv_text(ordered, table)
-    atomic_write(str(out), lambda f: f.write(text.encode()))
+    merged = [entries.get(ids[f]) or dict(old[names_of[f]], student=students.get(names_of[f], old[names_of[f]].get("student")))
+              for f in folders if ids[f] in entries or names_of[f] in old]
+    manifest = dict(previous or {}, isolation=isolation, cases=cases, submissions=merged,
+                    reference_dir=str(reference_dir) if given_cases else None,
+                    out=str(out), report=str(Path(report).absolute()) if report else (previous or {}).get("report"),
+                    roster=roster_note)
+    class_report.write_manifest(json_dir, manifest)
+    ordered = refresh(json_dir, log)
     if not keep:
         shutil.rmtree(json_dir, ignore_errors=True)
-    return ordered
+    return ordered if only is None else [r for r in ordered if r["submission"] in {names_of[f] for f in chosen}]
+
+
+def _run_problem(json_path, line):
+    """The grading run's own problem (not the results'), kept to build the row again."""
+    try:
+        complete = json.loads(Path(json_path).read_text())["extra_data"].get("complete") is True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        complete = False
+    return None if complete else line["problems"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="vae-teacher grade-class", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", nargs="?", help="one sub-folder per submission")
-    parser.add_argument("--out", default="grades.csv", help="the CSV to write (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="the CSV to write (default: grades.csv; with --only, the "
+                                                     "class's)")
     parser.add_argument("--json-dir", help="keep each submission's results.json and log here, as ID.json and "
                                            "ID.log (default: not kept)")
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: CPUs)")
@@ -424,7 +594,14 @@ def main(argv=None):
     parser.add_argument("--no-fork", action="store_true",
                         help="start every grading run as a new Python process (slower; the default "
                              "on Linux forks them from this one, which imports everything once)")
+    parser.add_argument("--roster", metavar="CSV", help="who is who: a CSV with a folder column and the students' "
+                                                       "name, email, student_id, section (README, The roster)")
+    parser.add_argument("--only", metavar="NAME", nargs="+", help="grade again only these submission folders of a "
+                                                                 "class graded before into --json-dir (with its "
+                                                                 "cases), updating its grades, report and exports")
     args = parser.parse_args(argv)
+    if args.only and not args.json_dir:
+        parser.error("--only needs the class's --json-dir (where it was graded before)")
     if args.submissions is None:
         parser.error("SUBMISSIONS_DIR is required")
     if not Path(args.submissions).is_dir():
@@ -439,10 +616,15 @@ def main(argv=None):
     try:
         rows = grade_all(args.submissions, args.out, args.jobs, args.timeout, args.json_dir, args.reference_dir,
                          fork=False if args.no_fork else None, allow_unisolated=args.allow_unisolated,
-                         report=args.report)
+                         report=args.report, roster=args.roster, only=args.only)
     except Refused as e:
         print(e, file=sys.stderr)
         return 2
-    print("%d submissions graded; grades in %s" % (len(rows), args.out))
+    print("%d submissions graded; grades in %s" % (len(rows), args.out or "grades.csv"))
+    if args.json_dir:
+        pending = len(review_list(args.json_dir, pending_only=True))
+        if pending:
+            print("%d part%s need%s a human look: vae-teacher review %s" % (
+                pending, "" if pending == 1 else "s", "s" if pending == 1 else "", args.json_dir))
     return 0
 

@@ -6,6 +6,9 @@
     vae-teacher grade FOLDER [--json FILE]       one submission, with the points summary
     vae-teacher grade-class FOLDER --out grades.csv [--json-dir DIR] [--report DIR]
     vae-teacher report JSON_DIR --out DIR        the class report, again, from grade-class's results
+    vae-teacher review JSON_DIR                  the review page: set the points of a part by hand
+    vae-teacher export JSON_DIR --canvas FILE    the marks for an LMS (--canvas, --moodle), --out-of N
+    vae-teacher replay JSON_DIR [NAME ...]       grade again on the recorded cases; same points?
     vae-teacher gradescope [--out autograder.zip]
     vae-teacher prairielearn OUT [--image IMAGE]
     vae-teacher points                           the points table, as Markdown
@@ -22,7 +25,10 @@ COMMANDS = {
     "cases": ("grading.casemaker", "make cases (a private set with --seed and --out), or --check the stored ones"),
     "grade": (None, "grade one submission folder, with the points summary"),
     "grade-class": ("grading.classroom", "grade a folder of submissions: grades.csv, results, a class report"),
-    "report": ("grading.class_report", "make the class report again from grade-class's --json-dir"),
+    "report": ("grading.class_report", "make the class report, feedback and grades.csv again from --json-dir"),
+    "review": ("grading.review", "review what needs a human look, in your browser: set points, say why"),
+    "export": ("grading.export", "the class's marks for Canvas's or Moodle's gradebook import (CSV)"),
+    "replay": ("grading.replay", "grade submissions of a class again on its cases; are the points the same?"),
     "gradescope": ("grading.gradescope", "build the Gradescope autograder zip"),
     "prairielearn": ("grading.prairielearn", "write a PrairieLearn question that grades the practical"),
     "points": (None, "print the points table (Markdown)"),
@@ -49,6 +55,10 @@ def grade(argv):
     parser.add_argument("--allow-unisolated", action="store_true",
                         help="grade even where the submission cannot be isolated (see README, Security model)")
     args = parser.parse_args(argv)
+    if not args.cases:
+        print("vae-teacher grade: grading with the stored cases, which students have in their handout (a "
+              "submission could hold their answers); for a grade that counts, make private ones: vae-teacher "
+              "cases --seed N --out DIR, then --cases DIR", file=sys.stderr)
     return subprocess.call(api.command(args.folder, results=args.json, cases=args.cases, select=args.select,
                                        timeout=args.timeout, visibility=args.visibility,
                                        allow_unisolated=args.allow_unisolated, quiet=True), cwd=str(api.ROOT))

@@ -39,7 +39,8 @@ COPIED_DIRS = ("mnist",)
 # and the stored cases). Not the teacher's tools, and not the observation of scripts on the
 # original handout, which computes the tasks' answers (Figure 5, eq. 3, 12, 14, 15, Task 3's images).
 STUDENT_GRADING = tuple("grading/" + name for name in (
-    "__init__.py", "answers.py", "api.py", "cases.py", "judge.py", "layout.py", "points.json", "pytest_plugin.py",
+    "__init__.py", "answers.py", "api.py", "cases.py", "judge.py", "layout.py", "points.json", "provenance.py",
+    "pytest_plugin.py",
     "results.py", "sandbox.py", "selfcheck.py", "submission.py", "worker",
     "rubric/test_task1.py", "rubric/test_task2.py", "rubric/test_task3.py", "reference"))
 WRITTEN = SOLUTION_FILES + COPIED_FILES + COPIED_DIRS + ("grading", "README.md", "pytest.ini", "vae.ipynb",

@@ -130,8 +130,10 @@ def main(argv=None):
                                      epilog="Build the image from OUT/tests/Dockerfile and give its name "
                                             "with --image; copy OUT into your course's questions/.")
     parser.add_argument("out", metavar="OUT", help="the question folder to write (new or empty)")
-    parser.add_argument("--image", default="vae-grader",
-                        help="the Docker image PrairieLearn runs the grader in (default: %(default)s)")
+    parser.add_argument("--image", required=True,
+                        help="the Docker image PrairieLearn runs the grader in, as your PrairieLearn server pulls it "
+                             "(e.g. ghcr.io/your-course/vae-grader:2026): build it from OUT/tests/Dockerfile and push "
+                             "it there first")
     parser.add_argument("--timeout", type=int, default=TIMEOUT,
                         help="seconds PrairieLearn allows an attempt, at most 600 (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from grading import GradingFailure, NotGraded, PartialCredit, cases, layout, results, sandbox, submission
+from grading import GradingFailure, NotGraded, PartialCredit, cases, layout, provenance, results, sandbox, submission
 
 HERE = Path(__file__).resolve().parent
 RUBRIC = HERE / "rubric"          # the graded tests
@@ -46,6 +46,9 @@ def pytest_addoption(parser):
                     help="a folder the submission must not see (e.g. the class's other submissions)")
     group.addoption("--grade-visibility", choices=results.VISIBILITIES, default="visible",
                     help="Gradescope visibility of each test in --grade-json (default %(default)s)")
+    group.addoption("--grade-figures", metavar="DIR", default=None,
+                    help="draw the images the submission makes (Task 3's, and those its run saves) as PNGs in DIR, "
+                         "for the teacher's review and the student's feedback")
     group.addoption("--allow-unisolated", action="store_true", default=False,
                     help="grade others' work (--grade-json, --reference-dir, --grading-hide) even where the "
                          "submission cannot be isolated from the grader (it could then read and change what "
@@ -109,6 +112,8 @@ def pytest_configure(config):
     grading.formats = layout.formats(submission_dir)
     grading.found = found
     grading.reference_dir = Path(reference).resolve() if reference else cases.DEFAULT_REFERENCE_DIR
+    figures = _option(config, "grade_figures")
+    grading.figures = Path(figures).absolute() if figures else None
     grading.timeout = float(_option(config, "grading_timeout", submission.JOB_TIMEOUT))
     grading.memory = int(_option(config, "grading_memory", sandbox.DEFAULT_MEMORY >> 20)) << 20
     grading.given = option is not None
@@ -277,6 +282,7 @@ def sub(request):
     grading.problems_source = lambda: grading.sub.problems
     grading.import_errors_source = lambda: grading.sub.import_errors
     grading.isolation = grading.sub.isolation
+    grading.provenance = provenance.record(grading.reference_dir, grading.isolation)   # what a replay needs
     if grading.isolation == "none":
         grading.isolation_note = (
             "no isolation: the submission runs as this user and can read and change what it can (%s). "
@@ -295,6 +301,34 @@ def sub(request):
     grading.sub.close()
 
 
+def keep_figure(config, name, images, per_row=5):
+    """The submission's images as DIR/name.png (--grade-figures), drawn by the grader from the numbers
+    it returned: at most 100 rows of 784 values, each clipped to [0, 1] (nan as 0). Never fails a test."""
+    directory = getattr(_grading(config), "figures", None)
+    if directory is None:
+        return
+    try:
+        import numpy as np
+        from plotting import save_images
+        array = np.array(images, dtype=np.float64)
+        if array.ndim == 1 and array.size == 784:
+            array = array[None]
+        if array.ndim != 2 or array.shape[1] != 784 or not 0 < len(array) <= 100:
+            return
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60]
+        save_images(np.clip(np.nan_to_num(array, nan=0.0), 0, 1), str(directory / (safe + ".png")), per_row, scale=2)
+    except Exception:   # a figure is for people: it never changes a grade
+        pass
+
+
+def figure(name, images, per_row=5):
+    """Keep the submission's images for the teacher and the student (keep_figure), if asked (a
+    function, not a fixture: the rubric's tests are also called as plain functions)."""
+    if _CONFIG:
+        keep_figure(_CONFIG[-1], name, images, per_row)
+
+
 @pytest.fixture(scope="session")
 def ref(request):
     """The stored reference cases (a grading.cases.Reference)."""
@@ -309,6 +343,9 @@ def observed(request, sub):
         try:
             from grading import observe   # the grader's: not in the students' handout
             grading.observed = observe.Run(sub)
+            for i, (images, file_name) in enumerate(grading.observed.saves[-8:]):   # what the run saved
+                keep_figure(request.config, "saved-%d-%s" % (i + 1, Path(str(file_name)).stem), images,
+                            10 if len(images) in (20, 50) else 5)
         except GradingFailure as e:
             grading.observed = e
     if isinstance(grading.observed, GradingFailure):

@@ -114,6 +114,7 @@ class Grading:
         self.problems_source = lambda: []
         self.import_errors_source = lambda: []   # the submission does not run as handed in: why
         self.isolation, self.isolation_note = None, ""
+        self.provenance = None   # grading/provenance.py's record, once the worker has started
         self.formats = {}     # part -> "functions" or "observed"
         self.started = time.time()
         self.written = 0.0
@@ -271,7 +272,8 @@ class Grading:
                            "import_errors": list(self.import_errors_source()),
                            "isolation": self.isolation, "isolation_note": self.isolation_note,
                            "format": self.format_name(), "formats": dict(self.formats),
-                           "not_graded": not_graded, "complete": self.complete and not not_graded},
+                           "not_graded": not_graded, "complete": self.complete and not not_graded,
+                           "provenance": self.provenance},
         }
 
     def format_name(self):

@@ -938,8 +938,11 @@ def test_class_batch_changes_no_file(batch):
     assert changed(batch.repo_before, batch.repo_after) == [], UNEXPLAINED
     assert changed(batch.class_before, batch.class_after) == []
     graded = {row["id"] for row in batch.rows if row["submission"] in batch.results}
+    # (and the copies of what was graded, the figures the grader drew, the cases' seed: the grader's writing)
     assert sorted(os.listdir(batch.json_dir)) == sorted([i + ".json" for i in graded] + [i + ".log" for i in graded]
-                                                        + ["class.json"])
+                                                        + ["class.json", "graded"]
+                                                        + (["seeds.json"] if (batch.json_dir / "seeds.json").exists() else [])
+                                                        + (["figures"] if (batch.json_dir / "figures").exists() else []))
     for result in batch.results.values():
         assert "forged" not in result["extra_data"] and result["extra_data"]["complete"] is True
         assert abs(sum(t["score"] for t in result["tests"]) - result["score"]) < 1e-6

@@ -337,8 +337,8 @@ def test_grade_all_writes_one_row_per_submission(graded_class):
     rows, _, _ = graded_class
     assert sorted(rows) == ["broken", "handout", "nested", "nested-link", "notes", "original", "original-handout",
                             "reference"]
-    assert list(rows["reference"])[:11] == ["submission", "id", "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3.1",
-                                            "3.2", "3.3"]
+    assert list(rows["reference"])[:15] == ["submission", "student", "student_id", "email", "section", "id", "1.1",
+                                            "1.2", "1.3", "1.4", "2.1", "2.2", "3.1", "3.2", "3.3"]
     assert rows["reference"]["total"] == "100" and rows["reference"]["problems"] == ""
     assert rows["notes"]["total"] == "0" and "no vae.py" in rows["notes"]["problems"]
 

@@ -2,6 +2,7 @@
 import numpy as np
 
 from grading import GradingFailure, cases, judge
+from grading.pytest_plugin import figure
 
 D = 784
 
@@ -83,6 +84,7 @@ def test_generate_exact_noise(sub, ref):
     result = sub.call("vae", "generate_from_prior", c["net:gen"], noise=np.concatenate([c.noise.ravel(), extra]),
                       what=what)
     images = judge.as_array(result.value, what)
+    figure("3.1-samples", images)
     if images.shape != (25, D):
         raise GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, images.shape))
     judge.check_close(images[:6], c.expected("out"), what, rtol=c.meta["rtol"], atol=c.meta["atol"],
@@ -108,6 +110,7 @@ def test_reconstruct_exact_noise(sub, ref):
     """z ~ q(z|x) with the stored noise, then sigmoid(f(z)), for 6 MNIST digits."""
     c = ref.case("reconstruct_mnist")
     result = cases.run_case(sub, c)
+    figure("3.2-reconstructions", result["out"])
     judge.check_result(result, c, hints=probability_hints(result["out"]))
 
 
@@ -153,6 +156,7 @@ def test_interpolate_values(sub, ref):
     check_frames(result["out"], expected, c.meta["what"], c, context="on %s" % c.description)
     what = "interpolate(gen_params, rec_params, image_a, image_b) (default num_points=25)"
     frames = judge.as_array(sub.call("vae", "interpolate", *c.args()[:4], what=what).value, what)
+    figure("3.3-interpolation", frames)
     if frames.shape != (25, D):
         raise GradingFailure("%s: wrong shape: expected (25, 784), obtained %s" % (what, frames.shape))
     check_frames(frames[[0, 12, 24]], expected[[0, 3, 6]], what, c,

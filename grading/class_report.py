@@ -8,8 +8,11 @@ who, how long each grading took and how much memory, and each submission's task 
 a normal form (names and formatting normalised). The report reads only those files:
 
 - the score distribution, overall and per part;
-- per part, the commonest failure messages, with their counts and the students who got each;
-- what needs a human look: not graded, "needs a human look", partial credit, no isolation;
+- per part, what students got wrong, grouped by the mistake each failure's hint names, with the
+  counts and the students; untouched stubs apart, as not attempted;
+- the parts to review (partial credit, "needs a human look", an override gone stale), with the
+  overrides set; whole submissions to look at (not graded, no isolation, not running as handed in);
+- per student: each part's points (* by hand), the total and a link to their feedback;
 - pairs of submissions whose task code is near-identical after normalisation (for a person to
   look at: never a penalty);
 - the time and memory each submission took.
@@ -100,9 +103,21 @@ def write_manifest(json_dir, manifest):
 # ---------------------------------------------------------------------------
 # The report
 
+def load_manifest(json_dir):
+    """class.json as a dict, or None where there is no graded class."""
+    try:
+        return json.loads((Path(json_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def load(json_dir):
+    """(class.json, [its entries, each with "result": the results, or None where not complete])."""
     json_dir = Path(json_dir)
-    manifest = json.loads((json_dir / MANIFEST).read_text())
+    manifest = load_manifest(json_dir)
+    if manifest is None:
+        raise ValueError("%s holds no graded class (%s): vae-teacher grade-class SUBMISSIONS --json-dir %s"
+                         % (json_dir, MANIFEST, json_dir))
     rows = []
     for entry in manifest["submissions"]:
         path = json_dir / (entry["id"] + ".json")
@@ -116,9 +131,6 @@ def load(json_dir):
     return manifest, rows
 
 
-NOT_ATTEMPTED = re.compile(r"not implemented yet|NotImplementedError")
-
-
 def _first_line(text):
     """A failure message's gist: its first line, every number and array in it masked alike."""
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else "(no message)"
@@ -130,8 +142,9 @@ def _first_line(text):
 def mistake(text):
     """What a failure says is wrong, for grouping a class's failures: the hint it gives (the
     mistake's name) when it gives one, else its gist; None for an untouched stub (not attempted)."""
+    from grading.feedback import NOT_ATTEMPTED
     text = text or ""
-    if NOT_ATTEMPTED.search(text):
+    if any(words in text for words in NOT_ATTEMPTED):
         return None
     hints = [line.strip()[len("hint:"):].strip() for line in text.splitlines() if line.strip().startswith("hint:")]
     return ("hint: " + results.shorten(_first_line(hints[0]), 160)) if hints else _first_line(text)
@@ -161,13 +174,13 @@ def similar_pairs(rows):
     return sorted(out, reverse=True)
 
 
-def _plots(rows, table, out_dir):
-    """scores.png (the totals) and parts.png (each part's points), from the graded submissions."""
+def _plots(lines, table, out_dir):
+    """scores.png (the totals) and parts.png (each part's points), from the graded submissions'
+    grades.csv rows (overrides applied)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    graded = [r["result"] for r in rows if r["result"] is not None]
-    totals = [r["score"] for r in graded]
+    totals = [float(line["total"]) for line in lines]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.hist(totals, bins=range(0, 105, 5), color="#4878a8", edgecolor="white")
     ax.set_xlabel("total (of %g)" % table["total"])
@@ -179,7 +192,7 @@ def _plots(rows, table, out_dir):
     parts = table["parts"]
     fig, axes = plt.subplots(1, len(parts), figsize=(1.3 * len(parts), 3), sharey=True)
     for ax, part in zip(axes, parts):
-        scores = [r["extra_data"]["parts"].get(part["part"], {}).get("score", 0) for r in graded]
+        scores = [float(line[part["part"]]) for line in lines]
         full = sum(s >= part["points"] for s in scores)
         none = sum(s <= 0 for s in scores)
         ax.bar(["0", "part", "full"], [none, len(scores) - full - none, full], color=["#c44e52", "#dd8452", "#55a868"])
@@ -218,28 +231,30 @@ def student_images(json_dir, ident):
 
 def write_feedback(json_dir, out_dir, rows, by_hand, table):
     """Each graded student's feedback page and text, out_dir/ID.html and ID.txt (grading/feedback.py)."""
-    from grading import feedback
+    from grading import feedback, overrides as hand
     out_dir.mkdir(parents=True, exist_ok=True)
     for row in rows:
         if row["result"] is None:
             continue
         name = (row.get("student") or {}).get("student") or row["name"]
-        page, text = feedback.render(row["result"], name, overrides=by_hand.get(row["name"]),
+        page, text = feedback.render(row["result"], name, overrides=hand.effective(row["result"], by_hand.get(row["name"])),
                                      images=student_images(json_dir, row["id"]), table=table)
         feedback.write(out_dir, row["id"], page, text)
 
 
-def write_report(json_dir, out_dir):
-    """out_dir/index.html (and its PNGs) from grade_all's JSON folder; returns the page's path."""
+def write_report(json_dir, out_dir, lines=None):
+    """out_dir/index.html (its PNGs, and each student's feedback in out_dir/feedback/) from
+    grade_all's JSON folder; lines: its grades.csv rows, if made already. Returns the page's path."""
+    from grading import classroom, overrides as hand
     manifest, rows = load(json_dir)
     table = results.load_points()
+    lines = lines or classroom.class_rows(json_dir, manifest, rows, table)
+    effective = {line["submission"]: line for line in lines}   # overrides applied
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _plots(rows, table, out_dir)
     e = html.escape
     graded = [r for r in rows if r["result"] is not None]
-
-    from grading import classroom, overrides as hand
+    _plots([effective[r["name"]] for r in graded], table, out_dir)
     by_hand = hand.load(json_dir)
     failures = defaultdict(lambda: defaultdict(list))   # part -> mistake -> students (each once)
     not_attempted = defaultdict(list)                    # part -> students whose stub is untouched
@@ -254,9 +269,6 @@ def write_report(json_dir, out_dir):
                 not_attempted[test["number"]].append(row["name"])
             else:
                 failures[test["number"]][kind].append(row["name"])
-    effective = {row["name"]: classroom.row(row["name"], row["id"], row["result"], row.get("run_problem"), table,
-                                            manifest.get("isolation", ""), by_hand.get(row["name"]), row.get("student"))
-                 for row in rows}
     part_rows = []
     for part in table["parts"]:
         scores = [float(effective[r["name"]][part["part"]] or 0) for r in graded]
@@ -285,7 +297,7 @@ def write_report(json_dir, out_dir):
     student_rows = []
     for row in rows:
         line = effective[row["name"]]
-        hand_parts = {p.split("=")[0] for p in line["by_hand"].split("; ") if p}
+        hand_parts = hand.effective(row["result"], by_hand.get(row["name"])) if row["result"] else {}
         cells = "".join("<td>%s%s</td>" % (line[p["part"]], "*" if p["part"] in hand_parts else "")
                         for p in table["parts"])
         student_rows.append("<tr><td>%s</td><td>%s</td>%s<td><b>%s</b></td><td>%s</td></tr>" % (
@@ -306,13 +318,6 @@ def write_report(json_dir, out_dir):
                 reasons.append("graded without isolation")
             for error in extra.get("import_errors") or []:
                 reasons.append(error)
-            for test in result["tests"]:
-                if "needs a human look" in test["output"]:
-                    reasons.append("Task %s: %s" % (test["number"], _first_line(test["output"].split(
-                        "needs a human look:", 1)[1])))
-                elif 0 < test["score"] < test["max_score"]:
-                    reasons.append("Task %s: partial credit (%s of %s)" % (test["number"], results.num(test["score"]),
-                                                                         results.num(test["max_score"])))
             reasons += [p for p in extra.get("problems", []) if "timed out" in p or "did not return" in p
                         or "killed" in p]
         if reasons:
@@ -324,10 +329,10 @@ def write_report(json_dir, out_dir):
                  % (e(a), e(b), 100 * ratio, e(", ".join(alike) or "(alike, none identical)"))
                  for ratio, a, b, alike in pairs]
     usage_rows = ["<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-                  % (e(r["name"]), results.num(r["result"]["score"]) if r["result"] else "not graded",
+                  % (e(r["name"]), effective[r["name"]]["total"] or "not graded",
                      "%.1f s" % r["seconds"] if r.get("seconds") is not None else "",
                      "%d MB" % r["memory_mb"] if r.get("memory_mb") else "") for r in rows]
-    totals = [r["result"]["score"] for r in graded]
+    totals = [float(effective[r["name"]]["total"]) for r in graded]
     part_heads = "".join("<th>%s</th>" % p["part"] for p in table["parts"])
     page = PAGE.format(
         students="".join(student_rows), part_heads=part_heads, left=len(left), reviewed=len(items) - len(left),
@@ -371,7 +376,9 @@ opens the review page.</p>
 untouched stubs are counted apart, as not attempted.</p>
 <table><tr><th>part</th><th>function</th><th>mean</th><th>full marks</th><th>not attempted</th><th>what was wrong (students)</th></tr>
 {parts}</table>
-<h2>Needs a human look</h2>
+<h2>Submissions to look at</h2>
+<p>Whole submissions: not graded, graded without isolation, not running as handed in, a call that
+timed out. (A part with partial credit or a verdict that needs a person is under Review.)</p>
 <table><tr><th>submission</th><th>why</th></tr>{human}</table>
 <h2>Near-identical task code</h2>
 <p>Pairs whose task functions are alike after names and formatting are normalised (the handout's
@@ -388,12 +395,12 @@ def main(argv=None):
     parser.add_argument("json_dir", metavar="JSON_DIR", help="grade-class's --json-dir")
     parser.add_argument("--out", default="class-report", help="the report's folder (default: %(default)s)")
     args = parser.parse_args(argv)
-    if not (Path(args.json_dir) / MANIFEST).exists():
+    manifest = load_manifest(args.json_dir)
+    if manifest is None:
         print("report: error: %s has no %s: grade the class with vae-teacher grade-class --json-dir %s"
               % (args.json_dir, MANIFEST, args.json_dir), file=sys.stderr)
         return 1
     from grading import classroom
-    manifest = classroom.load_manifest(args.json_dir)
     write_manifest(args.json_dir, dict(manifest, report=str(Path(args.out).absolute())))
     classroom.refresh(args.json_dir)   # the report, its feedback pages, grades.csv and the exports, overrides applied
     return 0

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from grading import api, casemaker, layout, results, sandbox, submission as gs
+from grading.gradebook import cell   # one escaping for every CSV the teacher opens
 from plotting import atomic_write
 
 ROOT = api.ROOT
@@ -51,12 +52,6 @@ def safe_id(index, name):
     """'0007': the submission's number, which names its files and appears in the grading runs'
     command lines (that other users can read): never the student's name."""
     return "%04d" % index
-
-
-def cell(value):
-    """A CSV cell that spreadsheets show as text, never run as a formula."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # ---------------------------------------------------------------------------
@@ -257,7 +252,6 @@ def row(name, ident, results_, problem, table, isolation="", overrides=None, stu
     """A CSV row. A submission not graded (the grader's failure) gets no points at all, not zeros.
     overrides: the submission's {part: override} (grading/overrides.py); student: its roster entry."""
     from grading import overrides as hand
-    parts = (results_ or {}).get("extra_data", {}).get("parts", {})
     out = {"submission": name, "id": ident}
     out.update({key: (student or {}).get(key, "") for key in STUDENT_COLUMNS})
     if problem and problem.startswith("not graded"):
@@ -268,19 +262,12 @@ def row(name, ident, results_, problem, table, isolation="", overrides=None, stu
         return out
     tasks, by_hand, stale = {}, [], []
     for part in table["parts"]:
-        try:
-            score = float(parts.get(part["part"], {}).get("score", 0.0)) if results_ else 0.0
-        except (TypeError, ValueError, AttributeError):
-            score = 0.0
-        override = (overrides or {}).get(part["part"])
-        if results_ is not None and override is not None:
-            points, how = hand.state(results_, part["part"], override)
-            if how == "by hand":
-                by_hand.append("%s=%s (automatic %s)" % (part["part"], results.num(points), results.num(score)))
-                score = points
-            elif how == "stale":
-                stale.append(part["part"])
-        score = min(max(score, 0.0), float(part["points"]))
+        score, how = hand.points(results_, part["part"], (overrides or {}).get(part["part"]), part["points"])
+        if how == "by hand":
+            by_hand.append("%s=%s (automatic %s)" % (part["part"], results.num(score),
+                                                     results.num(hand.automatic(results_, part["part"]))))
+        elif how == "stale":
+            stale.append(part["part"])
         out[part["part"]] = results.num(score)
         tasks[part["task"]] = tasks.get(part["task"], 0.0) + score
     for task, score in tasks.items():
@@ -376,56 +363,35 @@ def isolation_or_refuse(allow_unisolated, log):
     return mode
 
 
-def load_manifest(json_dir):
-    from grading import class_report
-    try:
-        return json.loads((Path(json_dir) / class_report.MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def load_class(json_dir):
-    """(manifest, [entry + "result"]): a graded class's results folder, read back."""
-    from grading import class_report
-    return class_report.load(json_dir)
-
-
 def student_record(student):
-    """A roster entry as a plain dict with STUDENT_COLUMNS' names (and login)."""
-    if student is None:
-        return None
-    get = (lambda k: student.get(k)) if isinstance(student, dict) else (lambda k: getattr(student, k, None))
-    return {"student": get("name") or get("student") or "", "student_id": get("student_id") or "",
-            "email": get("email") or "", "section": get("section") or "", "login": get("login") or ""}
+    """A roster.Student as class.json keeps it: STUDENT_COLUMNS' names, and the login."""
+    return {"student": student.name, "student_id": student.student_id, "email": student.email,
+            "section": student.section, "login": student.login}
+
+
+def class_rows(json_dir, manifest, entries, table):
+    """grades.csv's rows of a graded class, the teacher's overrides applied."""
+    from grading import overrides as hand
+    by_hand = hand.load(json_dir)
+    return [row(e["name"], e["id"], e["result"], e.get("run_problem"), table, manifest.get("isolation", ""),
+                by_hand.get(e["name"]), e.get("student")) for e in entries]
 
 
 def refresh(json_dir, log=print):
     """Everything made from a class's results again, overrides applied: grades.csv, the class report
-    with its feedback pages, and the gradebook exports last written; returns grades.csv's rows."""
-    from grading import class_report, overrides as hand
-    json_dir = Path(json_dir)
-    manifest, entries = load_class(json_dir)
+    with its feedback pages, and the gradebook exports chosen; returns grades.csv's rows."""
+    from grading import class_report, export
+    manifest, entries = class_report.load(json_dir)
     table = results.load_points()
-    by_hand = hand.load(json_dir)
-    rows = [row(e["name"], e["id"], e["result"], e.get("run_problem", e.get("problem")), table,
-                manifest.get("isolation", ""), by_hand.get(e["name"]), e.get("student")) for e in entries]
+    rows = class_rows(json_dir, manifest, entries, table)
     if manifest.get("out"):
         text = csv_text(rows, table)
         atomic_write(manifest["out"], lambda f: f.write(text.encode()))
     if manifest.get("report"):
-        log("class report: %s" % class_report.write_report(json_dir, manifest["report"]))
+        log("class report: %s" % class_report.write_report(json_dir, manifest["report"], rows))
     for kind, options in (manifest.get("exports") or {}).items():
-        from grading import export
         export.export(json_dir, kind, rows=rows, log=log, **options)
     return rows
-
-
-def review_list(json_dir, pending_only=False):
-    """The class's parts to review (grading/overrides.py's items), or only those still to do."""
-    from grading import overrides as hand
-    _, entries = load_class(json_dir)
-    items = hand.review_items(entries, hand.load(json_dir))
-    return hand.pending(items) if pending_only else items
 
 
 def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, reference_dir=None,
@@ -438,7 +404,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     from grading import class_report, provenance
     isolation = isolation_or_refuse(allow_unisolated, log)
     if out is None:   # --only: where the class's grades are
-        out = (load_manifest(json_dir) or {}).get("out") if json_dir and only is not None else None
+        out = (class_report.load_manifest(json_dir) or {}).get("out") if json_dir and only is not None else None
         out = out or "grades.csv"
     directory, out = Path(directory).absolute(), Path(out).absolute()
     json_dir = Path(json_dir).absolute() if json_dir else None
@@ -449,7 +415,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     given_cases = reference_dir is not None   # the teacher's own set (else private ones, from a kept seed)
     previous = None
     if only is not None:
-        previous = load_manifest(json_dir) if json_dir else None
+        previous = class_report.load_manifest(json_dir) if json_dir else None
         if previous is None:
             raise SystemExit("grade-class: error: --only regrades a class already graded with --json-dir: %s holds "
                              "no class.json (grade the whole class first)" % json_dir)
@@ -496,25 +462,22 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     if seed is not None and keep:
         provenance.save_seed(json_dir, cases, seed, True)
     old = {e["name"]: e for e in (previous or {}).get("submissions", [])}
+    chosen = [f for f in folders if only is None or names_of[f] in only]
+    # A folder keeps its id through regrades; one new to the class (a late hand-in) takes the next.
     next_id = max([int(e["id"]) for e in old.values() if str(e.get("id", "")).isdigit()] + [0]) + 1
     ids = {}
-    for folder in folders:
-        name = names_of[folder]
-        if name in old:
-            ids[folder] = old[name]["id"]
-        elif previous is not None:
-            ids[folder], next_id = safe_id(next_id, name), next_id + 1
+    for folder in chosen:
+        if names_of[folder] in old:
+            ids[folder] = old[names_of[folder]]["id"]
         else:
-            ids[folder] = safe_id(len(ids) + 1, name)
-    chosen = [f for f in folders if only is None or names_of[f] in only or names_of[f] not in old]
+            ids[folder], next_id = safe_id(next_id, folder.name), next_id + 1
     jobs = jobs or min(len(chosen), os.cpu_count() or 1) or 1
     rows = {}
     partial = None if previous is not None else open(out, "w", newline="")   # rows as they come
     if partial:
         partial.write(csv_text([], table))
         partial.flush()
-    usage = {}
-    entries = {}
+    usage, run_problems, entries = {}, {}, {}
     try:
         items = [(ids[f], staging / ids[f], stage(f, staging / ids[f])) for f in chosen]
         names = {ids[f]: names_of[f] for f in chosen}
@@ -522,7 +485,7 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
         def done(item, results_, problem, seconds):
             ident = item[0]
             line = row(names[ident], ident, results_, problem, table, isolation, student=students.get(names[ident]))
-            rows[ident] = line
+            rows[ident], run_problems[ident] = line, problem
             if partial:
                 partial.write(csv_text([line], table).split("\n", 1)[1])
                 partial.flush()
@@ -541,17 +504,20 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
             if folder.is_dir():
                 shutil.copytree(folder, graded)
             entries[ident] = {
-                "id": ident, "name": names[ident], "staged": str(folder), "graded": str(graded.relative_to(json_dir)),
+                "id": ident, "name": names[ident], "graded": str(graded.relative_to(json_dir)),
                 "seconds": usage.get(ident, (None, None))[0], "memory_mb": usage.get(ident, (None, None))[1],
-                "problem": rows[ident]["problems"], "run_problem": _run_problem(json_dir / (ident + ".json"), rows[ident]),
+                "problem": rows[ident]["problems"], "run_problem": run_problems[ident],
                 "student": students.get(names[ident]),
                 "code": class_report.task_code(folder) if folder.is_dir() else {}}
     finally:
         if partial:
             partial.close()
         shutil.rmtree(staging, ignore_errors=True)
-    merged = [entries.get(ids[f]) or dict(old[names_of[f]], student=students.get(names_of[f], old[names_of[f]].get("student")))
-              for f in folders if ids[f] in entries or names_of[f] in old]
+    # The class in folder order: the entries graded now, the others as they were (with the roster's
+    # entry, if one is given now).
+    merged = [entries.get(ids.get(f)) or dict(old[names_of[f]], student=students.get(names_of[f],
+                                                                                  old[names_of[f]].get("student")))
+              for f in folders if ids.get(f) in entries or names_of[f] in old]
     manifest = dict(previous or {}, isolation=isolation, cases=cases, submissions=merged,
                     reference_dir=str(reference_dir) if given_cases else None,
                     out=str(out), report=str(Path(report).absolute()) if report else (previous or {}).get("report"),
@@ -563,16 +529,8 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
     return ordered if only is None else [r for r in ordered if r["submission"] in {names_of[f] for f in chosen}]
 
 
-def _run_problem(json_path, line):
-    """The grading run's own problem (not the results'), kept to build the row again."""
-    try:
-        complete = json.loads(Path(json_path).read_text())["extra_data"].get("complete") is True
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        complete = False
-    return None if complete else line["problems"]
-
-
 def main(argv=None):
+    from grading import class_report, overrides as hand
     parser = argparse.ArgumentParser(prog="vae-teacher grade-class", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", metavar="SUBMISSIONS_DIR", nargs="?", help="one sub-folder per submission")
     parser.add_argument("--out", default=None, help="the CSV to write (default: grades.csv; with --only, the "
@@ -620,9 +578,10 @@ def main(argv=None):
     except Refused as e:
         print(e, file=sys.stderr)
         return 2
-    print("%d submissions graded; grades in %s" % (len(rows), args.out or "grades.csv"))
+    out = args.out or (class_report.load_manifest(args.json_dir) or {}).get("out") if args.json_dir else args.out
+    print("%d submissions graded; grades in %s" % (len(rows), out or "grades.csv"))
     if args.json_dir:
-        pending = len(review_list(args.json_dir, pending_only=True))
+        pending = len(hand.pending(hand.for_class(args.json_dir)[0]))
         if pending:
             print("%d part%s need%s a human look: vae-teacher review %s" % (
                 pending, "" if pending == 1 else "s", "s" if pending == 1 else "", args.json_dir))

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from grading import classroom, gradebook, roster
+from grading import class_report, classroom, gradebook, roster
 
 KINDS = ("canvas", "moodle")
 
@@ -29,11 +29,10 @@ def class_match(manifest):
     return roster.Match(by_folder, unmatched, [], [])
 
 
-def export(json_dir, kind, path, out_of=100, assignment="VAE practical", identifier="idnumber", rows=None, log=print):
-    """Write the class's `kind` export to path; returns gradebook's Export."""
-    manifest = classroom.load_manifest(json_dir) or {}
-    rows = rows if rows is not None else classroom.refresh(json_dir, log=lambda line: None)
-    match = class_match(manifest)
+def export(json_dir, kind, rows, path, out_of=100, assignment="VAE practical", identifier="idnumber", log=print):
+    """Write the class's `kind` export of rows (grades.csv's, overrides applied) to path; returns
+    gradebook's Export. classroom.refresh calls it for every export the teacher chose."""
+    match = class_match(class_report.load_manifest(json_dir) or {})
     if kind == "canvas":
         result = gradebook.canvas_csv(rows, match, assignment, out_of)
     else:
@@ -60,7 +59,7 @@ def main(argv=None):
         parser.error("say which export to write: --canvas FILE and/or --moodle FILE")
     if not args.out_of > 0:
         parser.error("--out-of must be a positive number")
-    manifest = classroom.load_manifest(args.json_dir)
+    manifest = class_report.load_manifest(args.json_dir)
     if manifest is None:
         print("export: error: %s holds no graded class (class.json)" % args.json_dir, file=sys.stderr)
         return 1
@@ -70,20 +69,22 @@ def main(argv=None):
         return 1
     exports = dict(manifest.get("exports") or {})
     for kind in KINDS:
-        path = getattr(args, kind)
-        if path:
-            options = {"path": str(Path(path).absolute()), "out_of": args.out_of, "assignment": args.assignment}
+        if getattr(args, kind):
+            exports[kind] = {"path": str(Path(getattr(args, kind)).absolute()), "out_of": args.out_of,
+                             "assignment": args.assignment}
             if kind == "moodle":
-                options["identifier"] = args.moodle_identifier
-            try:
-                export(args.json_dir, kind, **options)
-            except (ValueError, OSError) as e:
-                print("export: error: %s" % e, file=sys.stderr)
-                return 1
-            exports[kind] = options
-            print("wrote %s (%s)" % (path, kind))
-    from grading import class_report
-    class_report.write_manifest(args.json_dir, dict(manifest, exports=exports))   # kept up to date from now on
+                exports[kind]["identifier"] = args.moodle_identifier
+    try:
+        # Kept in class.json: from now on every review and regrade writes the exports again.
+        class_report.write_manifest(args.json_dir, dict(manifest, exports=exports))
+        classroom.refresh(args.json_dir)
+    except (ValueError, OSError) as e:
+        class_report.write_manifest(args.json_dir, manifest)
+        print("export: error: %s" % e, file=sys.stderr)
+        return 1
+    for kind in KINDS:
+        if getattr(args, kind):
+            print("wrote %s (%s)" % (getattr(args, kind), kind))
     return 0
 
 

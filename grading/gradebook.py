@@ -48,7 +48,7 @@ import csv
 import io
 from typing import NamedTuple
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # as grading.classroom.cell (a test keeps them equal)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet may run as a formula
 
 # Canvas drops an assignment column whose title matches one of these (gradebook_importer.rb).
 CANVAS_READ_ONLY = ("Current Score", "Current Points", "Current Grade", "Final Score", "Final Points",
@@ -71,8 +71,7 @@ class Export(NamedTuple):
 
 
 def cell(value):
-    """A CSV cell that spreadsheets show as text, never run as a formula (as grading.classroom.cell,
-    which this module does not import: that pulls in the whole grader)."""
+    """A CSV cell that spreadsheets show as text, never run as a formula (grades.csv's too)."""
     text = str(value)
     return "'" + text if text[:1] in FORMULA_START else text
 

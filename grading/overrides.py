@@ -54,7 +54,7 @@ def automatic(result, part):
     """The part's automatic points (0 when the result has none)."""
     try:
         return float(((result or {}).get("extra_data") or {}).get("parts", {}).get(part, {}).get("score", 0.0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):   # results are the grader's, but a file can be damaged
         return 0.0
 
 
@@ -65,8 +65,11 @@ def set_points(json_dir, name, part, points, comment, reviewer, result, table=No
     maximum = {p["part"]: p["points"] for p in table["parts"]}
     if part not in maximum:
         raise ValueError("there is no part %r (the parts are %s)" % (part, ", ".join(maximum)))
-    points = float(points)
-    if not 0 <= points <= maximum[part]:
+    try:
+        points = float(points)
+    except (TypeError, ValueError):
+        raise ValueError("the points must be a number, not %r" % (points,)) from None
+    if not 0 <= points <= maximum[part]:   # nan fails this too
         raise ValueError("part %s is worth 0 to %s points; %s is out of range" % (part, results.num(maximum[part]),
                                                                                 results.num(points)))
     if not str(reviewer or "").strip():
@@ -97,6 +100,24 @@ def state(result, part, override):
     if override.get("basis") != basis(result, part):
         return automatic(result, part), "stale"
     return float(override["points"]), "by hand"
+
+
+def points(result, part, override, maximum):
+    """(points within 0 and maximum, how): state() as grades count it."""
+    value, how = state(result, part, override)
+    return min(max(value, 0.0), float(maximum)), how
+
+
+def effective(result, overrides):
+    """The overrides that count for this result: those set on the automatic result it still has."""
+    return {part: o for part, o in (overrides or {}).items() if state(result, part, o)[1] == "by hand"}
+
+
+def for_class(json_dir, table=None):
+    """(review items, {name: entry}) of the class graded into json_dir."""
+    from grading import class_report
+    _, entries = class_report.load(json_dir)
+    return review_items(entries, load(json_dir), table), {e["name"]: e for e in entries}
 
 
 def reasons(result, part, maximum):

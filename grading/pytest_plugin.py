@@ -326,7 +326,7 @@ def figure(name, images, per_row=5):
     """Keep the submission's images for the teacher and the student (keep_figure), if asked (a
     function, not a fixture: the rubric's tests are also called as plain functions)."""
     if _CONFIG:
-        keep_figure(_CONFIG[-1], name, images, per_row)
+        keep_figure(_CONFIG[0], name, images, per_row)
 
 
 @pytest.fixture(scope="session")

@@ -15,14 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grading import classroom, provenance, results
+from grading import class_report, classroom, provenance, results
 
 
 def replay(json_dir, names=None, jobs=None, log=print, allow_unisolated=False):
     """[(name, [(part, recorded, now)], [(what, recorded, now)])] for the chosen submissions (all by
     default): the parts whose points differ, and the provenance that differs."""
     json_dir = Path(json_dir).absolute()
-    manifest, entries = classroom.load_class(json_dir)
+    manifest, entries = class_report.load(json_dir)
     known = {e["name"]: e for e in entries}
     unknown = sorted(set(names or ()) - set(known))
     if unknown:
@@ -41,28 +41,27 @@ def replay(json_dir, names=None, jobs=None, log=print, allow_unisolated=False):
                 raise SystemExit("replay: error: %s no longer holds the cases that graded this class" % cases_dir)
         else:
             cases_dir = classroom.cases_again(json_dir, manifest.get("cases"), work / "cases", log)
-        items = []
+        staged, items = work / "staged", []
+        staged.mkdir(mode=0o700)
         for entry in chosen:
-            graded = json_dir / entry.get("graded", "graded/" + entry["id"])
-            if not graded.is_dir():
-                raise SystemExit("replay: error: %s: the copy of what was graded (%s) is missing" % (entry["name"], graded))
-            items.append((entry["id"], work / "staged" / entry["id"], None))
-            (work / "staged").mkdir(mode=0o700, exist_ok=True)
-            reason = classroom.stage(graded, work / "staged" / entry["id"])
-            if reason:
-                items[-1] = (entry["id"], None, reason)
+            graded = json_dir / entry.get("graded", "")
+            if not entry.get("graded") or not graded.is_dir():
+                raise SystemExit("replay: error: %s: no copy of what was graded in %s/graded/ (graded by an older "
+                                 "grader, or deleted): grade it again" % (entry["name"], json_dir))
+            reason = classroom.stage(graded, staged / entry["id"])
+            items.append((entry["id"], None if reason else staged / entry["id"], reason))
         (work / "results").mkdir(mode=0o700)
         outcome = classroom.grade_folders(items, work / "results", jobs or 1, reference_dir=cases_dir,
-                                          hide=[json_dir, work / "staged"], allow_unisolated=allow_unisolated)
+                                          hide=[json_dir, staged], allow_unisolated=allow_unisolated)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = []
-    now = provenance.environment()
     for entry in chosen:
         recorded = entry["result"]
         again, problem = outcome.get(entry["id"], (None, "not replayed"))
+        # What each grading recorded of itself: the grader, the versions, the cases.
         before = recorded["extra_data"].get("provenance") or {}
-        after = dict(now, grader=provenance.grader_version(), cases=before.get("cases"))
+        after = ((again or {}).get("extra_data") or {}).get("provenance") or {}
         parts = []
         for part, value in recorded["extra_data"]["parts"].items():
             new = None if again is None else again["extra_data"]["parts"].get(part, {}).get("score")
@@ -80,7 +79,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: 1)")
     parser.add_argument("--allow-unisolated", action="store_true", help="as grade-class's")
     args = parser.parse_args(argv)
-    if classroom.load_manifest(args.json_dir) is None:
+    if class_report.load_manifest(args.json_dir) is None:
         print("replay: error: %s holds no graded class (class.json): grade-class --json-dir %s first"
               % (args.json_dir, args.json_dir), file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from grading import classroom, overrides as hand, results
+from grading import class_report, classroom, overrides as hand, results
 
 e = html.escape
 
@@ -50,18 +50,6 @@ def part_code(graded_dir, function, observed):
     return None, "(no code for %s found in the submission)" % function
 
 
-def figures(json_dir, ident, part):
-    """[(title, PNG bytes)]: the images the submission made for the part (Task 3's), or all its run saved."""
-    folder = Path(json_dir) / "figures" / ident
-    if not folder.is_dir():
-        return []
-    out = []
-    for path in sorted(folder.glob("*.png")):
-        if path.name.startswith(part + "-") or (part.startswith("3") and path.name.startswith("saved-")):
-            out.append((path.stem, path.read_bytes()))
-    return out
-
-
 class Review:
     """The class being reviewed: its items, read again after every change."""
 
@@ -71,8 +59,7 @@ class Review:
         self.table = results.load_points()
 
     def items(self):
-        _, entries = classroom.load_class(self.json_dir)
-        return hand.review_items(entries, hand.load(self.json_dir), self.table), {e["name"]: e for e in entries}
+        return hand.for_class(self.json_dir, self.table)
 
     def save(self, name, part, points, comment, reviewer):
         """Set the part's points; the part is named (not numbered), so a list that changed since the
@@ -131,8 +118,9 @@ def item_page(review, index, token, error=""):
         e(t["name"].split(": ", 1)[-1]), results.num(t["score"]), results.num(t["max_score"]), e(t["output"]))
         for t in hand.part_tests(result, item["part"]))
     images = "".join("<figure><img alt='%s' src='data:image/png;base64,%s'><figcaption>%s</figcaption></figure>"
-                     % (e(title), base64.b64encode(png).decode(), e(title))
-                     for title, png in figures(review.json_dir, entry["id"], item["part"]))
+                     % (e(image["title"]), base64.b64encode(image["png"]).decode(), e(image["title"]))
+                     for image in class_report.student_images(review.json_dir, entry["id"])
+                     if image["part"] == item["part"])
     override = item["override"] or {}
     student = (entry.get("student") or {}).get("student")
     value = results.num(override["points"]) if override else results.num(item["automatic"])
@@ -258,7 +246,7 @@ def main(argv=None):
                                                          "(default: your user name)")
     parser.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
-    if classroom.load_manifest(args.json_dir) is None:
+    if class_report.load_manifest(args.json_dir) is None:
         print("review: error: %s holds no graded class (class.json): vae-teacher grade-class SUBMISSIONS "
               "--json-dir %s first" % (args.json_dir, args.json_dir), file=sys.stderr)
         return 1

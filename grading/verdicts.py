@@ -217,6 +217,16 @@ def _check_depends(dec, enc, test):
                              "a trained encoder, and Task 3's images cannot be judged from it")
 
 
+def trained_pairs(run, test):
+    """(decoder, encoder) of every pair of the run's trained networks, each checked to depend on its
+    input (a GradingFailure where one does not)."""
+    decoders, encoders = run.trained()
+    for dec in decoders:
+        for enc in encoders:
+            _check_depends(dec, enc, test)
+            yield dec, enc
+
+
 def _score(part, found_slips, base=None, extra=""):
     """Raise PartialCredit for the slips found (each costs its points once), or for base points of
     the part's; nothing when neither."""
@@ -313,36 +323,33 @@ def candidates(run, enc, test):
 
 
 def reconstructions_verdict(run, test):
-    (decoders, encoders) = run.trained()
     best = None
-    for dec in decoders:
-        for enc in encoders:
-            _check_depends(dec, enc, test)
-            images, kinds, z = candidates(run, enc, test)
-            logits = decode(dec, z)
-            # An interpolation's end frames are decoded means too: they are no reconstructions.
-            saves = [saved for saved, _ in run.saves]
-            for hit in interpolations(run, dec, enc, test):
-                saves[hit[5]] = saves[hit[5]].copy()
-                saves[hit[5]][hit[6]:hit[6] + hit[2]] = np.nan
-            originals = set()
+    for dec, enc in trained_pairs(run, test):
+        images, kinds, z = candidates(run, enc, test)
+        logits = decode(dec, z)
+        # An interpolation's end frames are decoded means too: they are no reconstructions.
+        saves = [saved for saved, _ in run.saves]
+        for hit in interpolations(run, dec, enc, test):
+            saves[hit[5]] = saves[hit[5]].copy()
+            saves[hit[5]][hit[6]:hit[6] + hit[2]] = np.nan
+        originals = set()
+        for saved in saves:
+            originals.update(int(i) for i in matches(saved, test) if i >= 0)
+        for output, table in (("probabilities", given.sigmoid(logits)), ("logits", logits)):
+            hits = set()
             for saved in saves:
-                originals.update(int(i) for i in matches(saved, test) if i >= 0)
-            for output, table in (("probabilities", given.sigmoid(logits)), ("logits", logits)):
-                hits = set()
-                for saved in saves:
-                    for found in matches_all(saved, table):
-                        hits.update(found.tolist())
-                if not hits:
-                    continue
-                recon = {int(images[h]) for h in hits}
-                sampled = any(kinds[h] == "sample" for h in hits)
-                first = set(range(10))
-                found = (["logits"] if output == "logits" else []) + ([] if sampled else ["posterior_means"]) + \
-                    ([] if first <= recon else ["other_images"]) + \
-                    ([] if recon & originals else ["no_originals"])
-                if best is None or len(found) < len(best):
-                    best = found
+                for found in matches_all(saved, table):
+                    hits.update(found.tolist())
+            if not hits:
+                continue
+            recon = {int(images[h]) for h in hits}
+            sampled = any(kinds[h] == "sample" for h in hits)
+            first = set(range(10))
+            found = (["logits"] if output == "logits" else []) + ([] if sampled else ["posterior_means"]) + \
+                ([] if first <= recon else ["other_images"]) + \
+                ([] if recon & originals else ["no_originals"])
+            if best is None or len(found) < len(best):
+                best = found
     if best is None:
         lines = ["no saved array holds reconstructions of test images: sigmoid(decoder(z)) with z drawn from q(z|x) "
                  "(sample_latent_variables_from_posterior of the encoder's output) for the first 10 test images"]
@@ -396,32 +403,29 @@ def _pixel_interpolation(saved, test):
 
 
 def interpolation_verdict(run, test):
-    (decoders, encoders) = run.trained()
     best = None
-    for dec in decoders:
-        for enc in encoders:
-            _check_depends(dec, enc, test)
-            found = interpolations(run, dec, enc, test)
-            pairs = {tuple(sorted(h[:2])) for h in found}
-            handout = [h for h in found if tuple(sorted(h[:2])) in PAIRS]
-            got = {tuple(sorted(h[:2])) for h in handout}
-            if not got and not pairs:
-                continue
-            kinds = (["frame_count"] if any(h[2] != NUM_FRAMES for h in handout) else []) + \
-                (["sampled_codes"] if any(h[3] == "sample" for h in handout) else []) + \
-                (["logits"] if any(h[4] == "logits" for h in handout) else [])
-            if len(got) == len(PAIRS):
-                score = (None, kinds, "")
-            elif got and pairs <= set(PAIRS):
-                score = (None, ["missing_pairs"] + kinds, "interpolations found: test images %s"
-                         % ", ".join("%d-%d" % (a + 1, b + 1) for a, b in sorted(got)))
-            else:
-                score = (2 * len(got), kinds, "the 5 interpolations are between test images 1-2, 3-4, 5-6, 7-8 and "
-                         "9-10; the ones saved are between %s" % ", ".join("%d-%d" % (a + 1, b + 1)
-                                                                           for a, b in sorted(pairs)))
-            value = 10 - sum(slips("3.3").get(k, 0) for k in score[1]) if score[0] is None else score[0]
-            if best is None or value > best[0]:
-                best = (value, score)
+    for dec, enc in trained_pairs(run, test):
+        found = interpolations(run, dec, enc, test)
+        pairs = {tuple(sorted(h[:2])) for h in found}
+        handout = [h for h in found if tuple(sorted(h[:2])) in PAIRS]
+        got = {tuple(sorted(h[:2])) for h in handout}
+        if not got and not pairs:
+            continue
+        kinds = (["frame_count"] if any(h[2] != NUM_FRAMES for h in handout) else []) + \
+            (["sampled_codes"] if any(h[3] == "sample" for h in handout) else []) + \
+            (["logits"] if any(h[4] == "logits" for h in handout) else [])
+        if len(got) == len(PAIRS):
+            score = (None, kinds, "")
+        elif got and pairs <= set(PAIRS):
+            score = (None, ["missing_pairs"] + kinds, "interpolations found: test images %s"
+                     % ", ".join("%d-%d" % (a + 1, b + 1) for a, b in sorted(got)))
+        else:
+            score = (2 * len(got), kinds, "the 5 interpolations are between test images 1-2, 3-4, 5-6, 7-8 and "
+                     "9-10; the ones saved are between %s" % ", ".join("%d-%d" % (a + 1, b + 1)
+                                                                       for a, b in sorted(pairs)))
+        value = 10 - sum(slips("3.3").get(k, 0) for k in score[1]) if score[0] is None else score[0]
+        if best is None or value > best[0]:
+            best = (value, score)
     if best is None:
         text = ("no saved array holds an interpolation between test images: sigmoid(decoder(z_a s + (1 - s) z_b)) "
                 "for s from 0 to 1, z_a and z_b the posterior means of test images 1 and 2 (then 3 and 4, ...)")

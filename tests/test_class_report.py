@@ -77,9 +77,13 @@ def test_each_part_shows_its_commonest_failures_and_who(report):
 
 def test_what_needs_a_human_look_is_listed(report):
     _, page, _ = report
-    human = page.split("<h2>Needs a human look</h2>")[1].split("</table>")[0]
-    assert "olga" in human and "partial credit" in human   # the logits slip: 6 of 10
-    assert "ana" not in human
+    review = page.split("<h2>Review</h2>")[1].split("</table>")[0]
+    olga = review.split("<td>olga</td>")[1].split("</tr>")[0]   # a part: on the review list
+    assert "3.1" in olga and "partial credit (6 of 10)" in olga and "to review" in olga
+    left = int(re.search(r"(\d+) part\(s\) left to review, 0 set by hand", review).group(1))
+    assert "ana" not in review and left == review.count("<b>to review</b>") >= 1
+    human = page.split("<h2>Submissions to look at</h2>")[1].split("</table>")[0]
+    assert "ana" not in human and "olga" not in human   # her partial credit is a part's, listed above
     ben = human.split("<td>ben</td>")[1].split("</tr>")[0]
     assert "does not run as handed in" in ben and "my_utils" in ben
 

@@ -370,9 +370,3 @@ def test_from_grades_csv_and_roster_files_to_an_export_file(tmp_path):
     written = parse(target.read_bytes().decode("utf-8"))
     assert written[2:] == [["Eve Il", "", "s9", "eil", "", "5"], ["Zoë Ä", "", "s8", "zae", "", ""]]
     assert out.skipped == [("nobody", "no roster row names this folder")]
-
-
-def test_cell_is_classrooms():
-    # Catches: the gradebook's escaping drifting from grades.csv's (grading.classroom.cell).
-    for value in ["=1", "+1", "-1", "@a", "\tx", "\rx", "'=x", "a=b", "", "1.5", " =x"]:
-        assert gradebook.cell(value) == classroom.cell(value), value

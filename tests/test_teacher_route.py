@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -39,6 +40,15 @@ def browser():
         options.add_argument(argument)
     options.binary_location = CHROMIUM
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def wait_for(driver, element_id, seconds=120):
+    """The element, once the page that has it has loaded: a click returns before the next page
+    arrives, and a save makes the class's files again before it answers."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, seconds).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
 
 
 class ReviewServer:
@@ -106,6 +116,7 @@ def test_the_teachers_route_from_review_to_gradebook(route_class):
         driver.get(server.url)
         assert driver.find_element(By.ID, "left").text.startswith("1 of 1 parts left")
         driver.find_element(By.ID, "item-0").click()
+        wait_for(driver, "points")
         assert "dee" in driver.title and "2.2" in driver.title
         assert "if __name__" in driver.find_element(By.ID, "code").text   # the main block that did the work
         assert driver.find_element(By.ID, "automatic").text == "10"
@@ -114,12 +125,22 @@ def test_the_teachers_route_from_review_to_gradebook(route_class):
         points.send_keys("16")   # above the part's 15: the browser's own check refuses it; so does the server
         driver.find_element(By.ID, "save").click()
         assert not (res / "overrides.json").exists()
+        # The server's own checks, past the browser's: out of range, and a post without the token
+        # (another page in the browser cannot know it).
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(server.url).query)["token"][0]
+        for form, code in (({"token": token, "points": "16"}, 400), ({"token": token, "points": "nan"}, 400),
+                           ({"token": "guess", "points": "13"}, 403), ({"points": "13"}, 403)):
+            data = urllib.parse.urlencode(dict(form, name="dee", part="2.2", comment="", reviewer="x")).encode()
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(server.url.split("?")[0] + "item/0", data=data, timeout=30)
+            assert refused.value.code == code, form
+        assert not (res / "overrides.json").exists()
         points = driver.find_element(By.ID, "points")
         points.clear()
         points.send_keys("13")
         driver.find_element(By.ID, "comment").send_keys(COMMENT)
         driver.find_element(By.ID, "save").click()
-        assert "Saved: dee, part 2.2, 13 points" in driver.find_element(By.ID, "saved").text
+        assert "Saved: dee, part 2.2, 13 points" in wait_for(driver, "saved").text
         assert driver.find_element(By.ID, "left").text.startswith("0 of 1 parts left")
     override = json.loads((res / "overrides.json").read_text())["overrides"]["dee"]["2.2"]
     assert override["points"] == 13 and override["comment"] == COMMENT and override["reviewer"] == "T. Teacher"
@@ -140,13 +161,15 @@ def test_the_teachers_route_from_review_to_gradebook(route_class):
         dee = next(e for e in json.loads((res / "class.json").read_text())["submissions"] if e["name"] == "dee")
         assert "feedback/%s.html" % dee["id"] in report
         page = (rep / "feedback" / (dee["id"] + ".html")).read_text()
-        assert COMMENT in page and "Total: <b>98</b>" in page and "seed" not in page.lower()
+        assert COMMENT in page and "Total: 98 / 100" in page and "seed" not in page.lower()
         assert str(res) not in page and "Ada" not in page
         return dee["id"]
 
     ident = shows_override()
+    others = {k: v for k, v in grades(base / "grades.csv").items() if k != "dee"}
     teacher("grade-class", c["subs"], "--json-dir", res, "--only", "dee")   # a regrade: the same result, kept
     shows_override()
+    assert {k: v for k, v in grades(base / "grades.csv").items() if k != "dee"} == others   # untouched
 
     # The feedback page, in the browser, offline: every image embedded and drawn.
     driver.get((rep / "feedback" / (ident + ".html")).as_uri())

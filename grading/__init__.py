@@ -10,6 +10,9 @@ the rooms; in short:
     layout.py, results.py   where the submission is and its layout; points and results
     handout.py, selfcheck.py, classroom.py, class_report.py, gradescope.py, prairielearn.py
                       what students get, their check(), a class, its report, the platforms
+    roster.py, review.py, excerpts.py, overrides.py, feedback.py, gradebook.py, export.py,
+    provenance.py, replay.py   the teacher's route: who is who, the review, the feedback, the
+                      LMS's gradebook, what a grade was made with and its replay
 """
 
 

@@ -212,18 +212,22 @@ PRACTICAL = {"3.1": ("samples.png", "the practical's Task 3.1: 25 samples from t
 
 
 def student_images(json_dir, ident):
-    """The images a submission made (grade-class's figures/ID/), each beside the practical's figure."""
+    """The images of a submission (grade-class's figures/ID/: those the grading drew or its run
+    saved, and the PNGs it handed in), each beside the practical's figure."""
+    from grading.excerpts import IMAGE_WORDS
     folder = Path(json_dir) / "figures" / ident
     out = []
     for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:
         part = path.name[:3] if path.name[:3] in PRACTICAL else next(
-            (p for p, words in (("3.1", "sampl"), ("3.2", "recon"), ("3.3", "interp")) if words in path.name.lower()),
-            None)
+            (p for p, words in IMAGE_WORDS.items() if any(w in path.name.lower() for w in words)), None)
         practical, caption = PRACTICAL.get(part, (None, ""))
-        title = path.stem.split("-", 1)[-1].replace("-", " ")
-        out.append({"part": part or "3", "title": ("your script saved, in the grading's short run (a few training steps): "
-                    if path.name.startswith("saved-") else "your function's, on trained networks: ")
-                    + title, "png": path.read_bytes(),
+        if path.name.startswith("handed-in-"):
+            title = "you handed in (your own run's; shown, not graded): " + path.stem[len("handed-in-"):]
+        else:
+            title = ("your script saved, in the grading's short run (a few training steps): "
+                     if path.name.startswith("saved-") else "your function's, on trained networks: ") + \
+                path.stem.split("-", 1)[-1].replace("-", " ")
+        out.append({"part": part or "3", "title": title, "png": path.read_bytes(),
                     "practical": (PRACTICAL_FIGURES / practical).read_bytes() if practical else None,
                     "practical_caption": caption})
     return out

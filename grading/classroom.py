@@ -23,8 +23,10 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,43 @@ def stage(folder, target):
         return "no vae.py or adam.py in the folder%s%s" % (
             " (it holds %s)" % ", ".join(found) if found else " (empty)", ("; " + notes) if notes else "")
     return None
+
+
+HANDED_IN = {"files": 12, "bytes": 4 << 20, "side": 4096}   # PNGs kept of a submission: how many, how big
+
+
+def keep_handed_in_images(folder, target):
+    """The PNGs a submission handed in (what its own run saved: samples.png, ...), copied to
+    target/handed-in-NAME.png for the review and the feedback, beside what the grading drew. Only
+    plain files with a PNG's header and a sane size, in the folder holding vae.py or one below it,
+    nothing hidden, never through a link. They are shown, never graded. Returns how many."""
+    from grading.feedback import is_png, png_size
+    found, _ = layout.find_submission(folder)
+    kept, names = 0, set()
+    for path in sorted(found.glob("*.png")) + sorted(found.glob("*/*.png")):
+        parts = path.relative_to(found).parts
+        if kept >= HANDED_IN["files"] or any(part.startswith(".") for part in parts) or \
+                any(found.joinpath(*parts[:i + 1]).is_symlink() for i in range(len(parts))):
+            continue
+        try:   # no link, no FIFO to block on, no more than the limit read
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    continue
+                data = f.read(HANDED_IN["bytes"] + 1)
+        except OSError:
+            continue
+        size = png_size(data) if is_png(data) and len(data) <= HANDED_IN["bytes"] else None
+        if not size or not all(0 < side <= HANDED_IN["side"] for side in size):
+            continue
+        name = re.sub(r"[^A-Za-z0-9_]+", "-", "-".join(parts)[:-4]).strip("-")[:40] or "image"
+        while name in names:
+            name += "-"
+        names.add(name)
+        target.mkdir(parents=True, exist_ok=True)
+        atomic_write(str(target / ("handed-in-%s.png" % name)), lambda f, data=data: f.write(data))
+        kept += 1
+    return kept
 
 
 class _Run:
@@ -495,9 +534,12 @@ def grade_all(directory, out, jobs=None, timeout=gs.JOB_TIMEOUT, json_dir=None, 
         grade_folders(items, json_dir, jobs, timeout, reference_dir=reference_dir, python=python, fork=fork,
                       hide=[Path(directory).absolute(), staging, json_dir], done=done,
                       allow_unisolated=allow_unisolated, usage=usage)
-        for ident, folder, _ in items:
+        originals = {ids[f]: f for f in chosen}
+        for ident, folder, refused in items:
             if ident not in rows:
                 continue
+            if not refused:
+                keep_handed_in_images(originals[ident], json_dir / "figures" / ident)
             graded = json_dir / "graded" / ident   # what was graded, kept for the review and for replays
             if graded.exists():
                 shutil.rmtree(graded)

@@ -13,7 +13,6 @@ to carry a download back by hand; a server on 127.0.0.1 with a token is reachabl
 on the network, and no other page in the browser can post to it without the token.
 """
 import argparse
-import ast
 import base64
 import getpass
 import hmac
@@ -25,29 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from grading import class_report, classroom, overrides as hand, results
+from grading import class_report, classroom, excerpts, overrides as hand, results
 
 e = html.escape
-
-
-def part_code(graded_dir, function, observed):
-    """(file, the student's code for the part): the function's source, or, for a part graded by
-    watching the main block run (the original handout's layout), the main block."""
-    for name in ("vae.py", "adam.py"):
-        path = Path(graded_dir) / name
-        try:
-            text = path.read_text(errors="replace")
-            tree = ast.parse(text)
-        except (OSError, SyntaxError, ValueError, RecursionError):
-            continue
-        if not observed:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.FunctionDef) and node.name == function:
-                    return name, "\n".join(text.splitlines()[node.lineno - 1 - len(node.decorator_list):node.end_lineno])
-        for node in tree.body:
-            if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
-                return name, "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno])
-    return None, "(no code for %s found in the submission)" % function
 
 
 class Review:
@@ -112,8 +91,8 @@ def item_page(review, index, token, error=""):
     entry = entries[item["name"]]
     result = entry["result"]
     observed = (result["extra_data"].get("formats") or {}).get(item["part"]) == "observed"
-    file_name, code = part_code(review.json_dir / entry.get("graded", "graded/" + entry["id"]), item["function"],
-                                observed)
+    code = excerpts.part_code(review.json_dir / entry.get("graded", "graded/" + entry["id"]), item["part"],
+                              item["function"], observed)
     messages = "".join("<li><b>%s</b> %s / %s<pre>%s</pre></li>" % (
         e(t["name"].split(": ", 1)[-1]), results.num(t["score"]), results.num(t["max_score"]), e(t["output"]))
         for t in hand.part_tests(result, item["part"]))
@@ -126,7 +105,7 @@ def item_page(review, index, token, error=""):
     value = results.num(override["points"]) if override else results.num(item["automatic"])
     next_link = "<a href='/item/%d?token=%s'>next</a>" % (index + 1, token) if index + 1 < len(items) else ""
     body = """<p><a href='/?token={t}'>all parts</a> {next}</p>
-<h1>{name}{student}: part {part} <code>{fn}</code></h1>
+<h1>{name}{student}: part {part} {fn}</h1>
 <p>Automatic points: <b id='automatic'>{auto}</b> of {max}. Why it is here: {why}.</p>
 {previous}{error}
 <form method='post' action='/item/{i}'>
@@ -138,12 +117,15 @@ def item_page(review, index, token, error=""):
 <p><button id='save' type='submit'>Save</button></p></form>
 <h2>The grader's messages</h2><ul>{messages}</ul>
 <h2>The images</h2><div class='figures'>{images}</div>
-<h2>The code ({file})</h2><pre id='code'>{code}</pre>""".format(
+<h2>The code: {what} ({file})</h2><pre id='code'>{code}</pre>{whole}""".format(
         t=token, next=next_link, name=e(item["name"]), student=" (%s)" % e(student) if student else "",
-        part=item["part"], fn=item["function"], auto=results.num(item["automatic"]), max=results.num(item["maximum"]),
+        part=item["part"], fn="%s, in the script's own code" % excerpts.WHAT.get(item["part"], "")
+        if observed else "<code>%s</code>" % item["function"], auto=results.num(item["automatic"]), max=results.num(item["maximum"]),
         why=e("; ".join(item["reasons"])), i=index, value=value, comment=e(override.get("comment", "")),
         reviewer=e(override.get("reviewer") or review.reviewer), messages=messages,
-        images=images or "<p>none: the part made no images</p>", file=e(file_name or "-"), code=e(code),
+        images=images or "<p>none: the part made no images</p>", file=e(code.file or "-"), code=e(code.text), what=e(code.what),
+        whole="<details><summary>the whole %s</summary><pre id='whole'>%s</pre></details>" % (
+            e(code.where), e(code.whole)) if code.whole else "",
         previous="<p class='%s'>Set by hand: %s by %s at %s.</p>" % (
             "stale" if item["how"] == "stale" else "done", results.num(override["points"]), e(override["reviewer"]),
             e(override["time"])) if override else "",

@@ -611,3 +611,49 @@ def test_points_are_numbers_as_the_grader_prints_them(stubs):
     _, text = render(result, "Ada")
     assert "Task 1.3  compute_KL: 3.33 / 10" in text
     assert math.isclose(float(re.search(r"Total: ([\d.]+) /", text).group(1)), 73.33)
+
+
+# ---------------------------------------------------------------------------
+# The PNGs a submission handed in (grading/classroom.py keep_handed_in_images), in its feedback
+
+def test_the_pngs_a_script_handed_in_are_kept_beside_the_graded_ones_and_nothing_else(tmp_path):
+    """Catches: following a link out of the folder (another student's or the grader's file), a FIFO
+    that blocks the grader, a file only named .png, a huge one, hidden folders, no limit on count."""
+    from grading import class_report, classroom
+    sub, json_dir = tmp_path / "sub", tmp_path / "results"
+    (sub / "figures" / "deeper").mkdir(parents=True)
+    (sub / ".git").mkdir()
+    (sub / "vae.py").write_text("print('a script')\n")
+    real = (ROOT / "grading" / "practical_figures" / "samples.png").read_bytes()
+    (sub / "samples.png").write_bytes(real)
+    (sub / "figures" / "reconstructions.png").write_bytes(real)
+    (sub / "figures" / "deeper" / "interpolation_1.png").write_bytes(real)   # two below: not looked for
+    (sub / ".git" / "interpolation_2.png").write_bytes(real)
+    outside = tmp_path / "someone_else.png"
+    outside.write_bytes(real)
+    (sub / "interp_link.png").symlink_to(outside)
+    os.mkfifo(sub / "fifo.png")
+    (sub / "text.png").write_text("not an image")
+    (sub / "huge.png").write_bytes(real[:24] + b"\0" * (classroom.HANDED_IN["bytes"] + 1))
+    wide = bytearray(real)
+    wide[16:20] = (10 ** 6).to_bytes(4, "big")
+    (sub / "wide.png").write_bytes(bytes(wide))
+    assert classroom.keep_handed_in_images(sub, json_dir / "figures" / "0001") == 2
+    kept = sorted(p.name for p in (json_dir / "figures" / "0001").iterdir())
+    assert kept == ["handed-in-figures-reconstructions.png", "handed-in-samples.png"]
+    images = class_report.student_images(json_dir, "0001")
+    assert [(i["part"], i["png"] == real) for i in images] == [("3.2", True), ("3.1", True)]
+    assert all(i["title"].startswith("you handed in") and "not graded" in i["title"] for i in images)
+    page, text = render(load("original_layout_slips"), "Ada", images=images)
+    assert page.count(feedback.data_uri(real)) >= 2 and "you handed in" in text
+
+
+def test_no_more_than_the_limit_of_handed_in_pngs_is_kept(tmp_path):
+    from grading import classroom
+    real = (ROOT / "grading" / "practical_figures" / "samples.png").read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "vae.py").write_text("")
+    for i in range(classroom.HANDED_IN["files"] + 5):
+        (tmp_path / "sub" / ("s%02d.png" % i)).write_bytes(real)
+    assert classroom.keep_handed_in_images(tmp_path / "sub", tmp_path / "out") == classroom.HANDED_IN["files"]
+    assert len(list((tmp_path / "out").iterdir())) == classroom.HANDED_IN["files"]

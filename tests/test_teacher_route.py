@@ -86,6 +86,7 @@ def route_class(tmp_path_factory):
     variants = {v.name: v for v in original_variants.ORIGINAL_VARIANTS}
     variants["original_right"].write(subs / "bob")
     variants["original_descent"].write(subs / "dee")   # 2.2: 10 of 15, a slip: partial credit to review
+    shutil.copy(ROOT / "grading" / "practical_figures" / "samples.png", subs / "dee")   # what her own run saved
     (subs / "late").mkdir()
     shutil.copy(original_variants.ORIGINAL.parent / "original_handout" / "vae.py", subs / "late" / "vae.py")
     roster = base / "roster.csv"
@@ -118,7 +119,10 @@ def test_the_teachers_route_from_review_to_gradebook(route_class):
         driver.find_element(By.ID, "item-0").click()
         wait_for(driver, "points")
         assert "dee" in driver.title and "2.2" in driver.title
-        assert "if __name__" in driver.find_element(By.ID, "code").text   # the main block that did the work
+        code = driver.find_element(By.ID, "code").text   # ADAM's update: the main block's lines that did it
+        assert "m_hat = m / (1 - beta1 ** t)" in code and "save_images" not in code and "load_mnist" not in code
+        whole = driver.find_element(By.ID, "whole").get_attribute("textContent")   # all of it, folded
+        assert "load_mnist()" in whole and "save_images" in whole
         assert driver.find_element(By.ID, "automatic").text == "10"
         points = driver.find_element(By.ID, "points")
         points.clear()
@@ -176,6 +180,7 @@ def test_the_teachers_route_from_review_to_gradebook(route_class):
     sizes = driver.execute_script("return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
     assert len(sizes) >= 2 and all(s > 0 for s in sizes), sizes
     assert COMMENT in driver.find_element(By.ID, "part-2.2").text
+    assert "you handed in" in driver.execute_script("return Array.from(document.images).map(i => i.alt).join()")
 
     # What the part's automatic result depends on changes: the override no longer holds.
     (c["subs"] / "dee" / "vae.py").write_text((c["subs"] / "bob" / "vae.py").read_text())

@@ -226,7 +226,7 @@ def student_images(json_dir, ident):
         else:
             title = ("your script saved, in the grading's short run (a few training steps): "
                      if path.name.startswith("saved-") else "your function's, on trained networks: ") + \
-                path.stem.split("-", 1)[-1].replace("-", " ")
+                path.stem.split("-", 2 if path.name.startswith("saved-") else 1)[-1].replace("-", " ")
         out.append({"part": part or "3", "title": title, "png": path.read_bytes(),
                     "practical": (PRACTICAL_FIGURES / practical).read_bytes() if practical else None,
                     "practical_caption": caption})

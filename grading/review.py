@@ -62,6 +62,7 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title
 body {{ font-family: sans-serif; margin: 1.5em; max-width: 75em; color: #222; }}
 table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ddd; padding: .3em .7em; text-align: left;
 vertical-align: top; }} pre {{ background: #f6f6f6; padding: .7em; overflow: auto; max-height: 30em; }}
+pre.message {{ white-space: pre-wrap; }}
 .stale {{ color: #a33; }} .done {{ color: #383; }} .saved {{ background: #e7f5e7; padding: .5em; }}
 .figures img {{ margin: .3em; border: 1px solid #ccc; }} label {{ display: block; margin-top: .5em; }}
 </style></head><body>{body}</body></html>"""
@@ -93,7 +94,7 @@ def item_page(review, index, token, error=""):
     observed = (result["extra_data"].get("formats") or {}).get(item["part"]) == "observed"
     code = excerpts.part_code(review.json_dir / entry.get("graded", "graded/" + entry["id"]), item["part"],
                               item["function"], observed)
-    messages = "".join("<li><b>%s</b> %s / %s<pre>%s</pre></li>" % (
+    messages = "".join("<li><b>%s</b> %s / %s<pre class='message'>%s</pre></li>" % (
         e(t["name"].split(": ", 1)[-1]), results.num(t["score"]), results.num(t["max_score"]), e(t["output"]))
         for t in hand.part_tests(result, item["part"]))
     images = "".join("<figure><img alt='%s' src='data:image/png;base64,%s'><figcaption>%s</figcaption></figure>"

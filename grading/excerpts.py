@@ -18,6 +18,9 @@ GRADIENTS = {"grad", "value_and_grad", "elementwise_grad", "grad_and_aux", "jaco
 SAVES = {"save_images", "savefig", "imsave", "imwrite", "save_image", "plot_images"}
 IMAGE_WORDS = {"3.1": ("sampl", "prior", "generat", "muestra", "chantillon"), "3.2": ("recon", "rekon"),
                "3.3": ("interp",)}   # in a file name; students name files in their own language too
+HANDOUT_FUNCTIONS = {"sigmoid", "relu", "neural_net_predict", "init_net_params", "load_mnist", "save_images",
+                     "sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL",
+                     "vae_lower_bound", "adam_init", "adam_step", "generate_from_prior", "reconstruct", "interpolate"}
 WHAT = {"2.1": "ADAM's set-up", "2.2": "ADAM's update", "3.1": "the samples", "3.2": "the reconstructions",
         "3.3": "the interpolations"}
 
@@ -49,6 +52,7 @@ def part_code(graded_dir, part, function, observed):
         whole = numbered(lines, [(body[0].lineno, body[-1].end_lineno)])
         chosen = observed_statements(body, part)
         if chosen:
+            chosen += helpers(tree, body, chosen)
             return Excerpt(name, numbered(lines, [_span(s, lines) for s in chosen]),
                            "%s: the lines of %s that did it" % (WHAT.get(part, part), where), whole, where)
         return Excerpt(name, whole, "%s, which does this part (its lines could not be told apart)" % where)
@@ -137,6 +141,26 @@ def observed_statements(body, part):
                     needed = needed - _stores(s)   # a plain assignment: what it replaced is not needed
                 needed = needed | _reads(s)
     return [after[i] for i in sorted(chosen)]
+
+
+def helpers(tree, body, chosen, depth=3):
+    """The student's own functions the chosen statements call (and those call, `depth` deep),
+    defined in the module or the main block: an ADAM update or a Task 3 written as a helper. Not
+    the handout's given and task functions, nor the objective handed to grad()."""
+    defined = {}
+    for node in list(tree.body) + list(body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined[node.name] = node   # the last definition is the one that runs
+    objectives = {a.id for s in body for n in ast.walk(s) if isinstance(n, ast.Call) and _called_name(n) in GRADIENTS
+                  for a in n.args[:1] if isinstance(a, ast.Name)}
+    skip = HANDOUT_FUNCTIONS | objectives
+    found, frontier = [], list(chosen)
+    for _ in range(depth):
+        called = {_called_name(n) for s in frontier for n in ast.walk(s) if isinstance(n, ast.Call)}
+        frontier = [defined[c] for c in sorted(called - skip, key=str) if c in defined
+                    and not any(_contains(s, defined[c]) for s in chosen + found)]
+        found += frontier
+    return found
 
 
 def _gradient_names(statement):

@@ -140,3 +140,37 @@ def test_every_original_variant_gets_a_short_excerpt_for_every_part(tmp_path):
         for part in PARTS:
             code = excerpts.part_code(folder, part, "f", True)
             assert "did it" in code.what and 1 < len(code.text.splitlines()) <= 30, (variant.name, part, code.what)
+
+
+def test_a_students_own_helper_comes_with_the_lines_that_call_it(tmp_path):
+    """ADAM's update as a function of the module, the samples as one defined in the main block:
+    each shown with the loop or save that calls it; the objective and the handout's functions not."""
+    text = (ORIGINAL / "vae.py").read_text()
+    update = ("            m = beta1 * m + (1 - beta1) * grad\n"
+              "            v = beta2 * v + (1 - beta2) * grad ** 2\n"
+              "            m_hat = m / (1 - beta1 ** t)\n"
+              "            v_hat = v / (1 - beta2 ** t)\n"
+              "            flattened_current_params = flattened_current_params + alpha * m_hat / (np.sqrt(v_hat) + epsilon)\n")
+    assert update in text
+    text = text.replace(update, "            flattened_current_params, m, v = my_adam(flattened_current_params, grad, m, v, t,"
+                                " alpha, beta1, beta2, epsilon)\n")
+    text = text.replace("if __name__ == '__main__':\n", textwrap.dedent("""\
+        def my_adam(x, g, m, v, t, alpha, beta1, beta2, eps):
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g ** 2
+            return x + alpha * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps), m, v
+
+
+        if __name__ == '__main__':
+        """), 1)
+    samples = '    z = npr.randn(25, latent_dim)\n    save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)\n'
+    assert samples in text
+    text = text.replace(samples, "    def draw(gen_params):\n        z = npr.randn(25, latent_dim)\n"
+                                 "        return sigmoid(neural_net_predict(gen_params, z))\n\n"
+                                 '    save_images(draw(gen_params), "samples.png", ims_per_row=5)\n')
+    (tmp_path / "vae.py").write_text(text)
+    update = excerpts.part_code(tmp_path, "2.2", "adam_step", True).text
+    assert "def my_adam" in update and "my_adam(flattened_current_params" in update
+    assert "def objective" not in update and "def neural_net_predict" not in update
+    drawn = excerpts.part_code(tmp_path, "3.1", "generate_from_prior", True).text
+    assert "def draw(gen_params)" in drawn and "npr.randn(25" in drawn and "def my_adam" not in drawn

@@ -188,13 +188,17 @@ def make_handler(review, token, port):
                 return self.send(403, "forbidden", "text/plain")
             if not (len(parts) == 2 and parts[0] == "item" and parts[1].isdigit()):
                 return self.send(404, "not found", "text/plain")
-            index = int(parts[1])
             try:
                 item = review.save(form.get("name"), form.get("part"), form.get("points", ""), form.get("comment", ""),
                                    form.get("reviewer", ""))
             except IndexError:
                 return self.send(404, "no such part to review", "text/plain")
             except ValueError as error:
+                items, _ = review.items()   # the part's page as the list is now (it may have moved)
+                index = next((i for i, it in enumerate(items) if (it["name"], it["part"]) ==
+                              (form.get("name"), form.get("part"))), None)
+                if index is None:
+                    return self.send(404, "no such part to review", "text/plain")
                 return self.send(400, item_page(review, index, token, error="not saved: %s" % error))
             review.log("saved: %s part %s = %s points (%s)" % (item["name"], item["part"], form.get("points"),
                                                               form.get("reviewer")))

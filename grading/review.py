@@ -227,7 +227,11 @@ def serve(json_dir, reviewer, port=0, log=print, ready=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="vae-teacher review", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="vae-teacher review", description=__doc__.split("\n\n")[0],
+                                     epilog="It prints the page's address (127.0.0.1 only, with a secret token): "
+                                     "open it in your browser. Each save goes at once to CLASS_RESULTS/"
+                                     "overrides.json, and grades.csv, the class report, the feedback and the "
+                                     "exports are made again. Ctrl-C stops it; nothing is lost.")
     parser.add_argument("json_dir", metavar="CLASS_RESULTS", help="grade-class's --json-dir")
     parser.add_argument("--reviewer", default=None, help="your name, recorded with each part you set "
                                                          "(default: your user name)")

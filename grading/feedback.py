@@ -314,7 +314,13 @@ def clean_name(student):
 
 
 def part_heading(p):
-    return "Task %s  %s" % (p["part"], p["function"])
+    return "Task %s  %s" % (p["part"], observed_name(p) if p["observed"] else p["function"])
+
+
+def observed_name(p):
+    """A part of a script graded by watching it run: its work, not a function it never wrote."""
+    from grading.excerpts import WHAT
+    return "%s, in your script's main block" % WHAT.get(p["part"], "this part")
 
 
 def part_line(p):
@@ -432,8 +438,9 @@ def part_html(p):
         "full" if p["points"] >= p["maximum"] - EPS else "partial"
     mark = ' <span class="teacher-mark">set by your teacher</span>' if p["override"] else ""
     out = ['<section class="part %s" id="part-%s">' % (css, p["part"]),
-           '<h3>Task %s <code>%s</code>%s<span class="points">%s</span></h3>'
-           % (esc(p["part"]), esc(p["function"]), mark, esc(part_line(p)))]
+           '<h3>Task %s %s%s<span class="points">%s</span></h3>'
+           % (esc(p["part"]), esc(observed_name(p)) if p["observed"] else "<code>%s</code>" % esc(p["function"]),
+              mark, esc(part_line(p)))]
     if p["override"] and str(p["override"].get("comment") or "").strip():
         by = override_by(p["override"])
         out.append('<div class="teacher"><strong>Your teacher%s:</strong><br>\n%s</div>'

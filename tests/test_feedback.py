@@ -469,8 +469,9 @@ def test_the_plain_text_has_the_points_of_the_page(name):
     line of the result, from result["score"]) that drifts from the page."""
     result = load(name)
     page, text = render(result, "Ada")
-    headings = re.findall(r'<h3>Task (\d\.\d) <code>\w+</code>.*?<span class="points">(.*?)</span></h3>', page)
-    lines = re.findall(r"^Task (\d\.\d)  \w+: (.*)$", text, re.M)
+    headings = re.findall(r'<h3>Task (\d\.\d) (?:<code>\w+</code>|[^<]*main block).*?<span class="points">(.*?)</span></h3>',
+                          page)
+    lines = re.findall(r"^Task (\d\.\d)  (?:\w+|[^:]*main block): (.*)$", text, re.M)
     shown = {p: re.sub(r"^not attempted: ", "", s) for p, s in headings}
     assert shown == {p: re.sub(r"^not attempted: ", "", s) for p, s in lines} == expected_parts(result)
     total = "Total: %s / 100" % feedback.num(result["score"])
@@ -657,3 +658,12 @@ def test_no_more_than_the_limit_of_handed_in_pngs_is_kept(tmp_path):
         (tmp_path / "sub" / ("s%02d.png" % i)).write_bytes(real)
     assert classroom.keep_handed_in_images(tmp_path / "sub", tmp_path / "out") == classroom.HANDED_IN["files"]
     assert len(list((tmp_path / "out").iterdir())) == classroom.HANDED_IN["files"]
+
+
+def test_a_part_watched_in_a_script_is_named_by_its_work_not_by_a_function_it_never_wrote():
+    """Catches: a feedback telling a student on the original handout about adam_step, which
+    their script does not have."""
+    page, text = render(load("original_layout_slips"), "Ada")
+    assert "Task 2.2 ADAM&#x27;s update, in your script&#x27;s main block" in page and "<code>adam_step</code>" not in page
+    assert "Task 2.2  ADAM's update, in your script's main block:" in text
+    assert "<code>compute_KL</code>" in page   # Task 1 is functions in every layout

@@ -36,6 +36,8 @@ SIMILAR = 0.92          # difflib ratio of two submissions' normalised task code
 TRIVIAL = 120           # characters of normal form below which a function says nothing (a one-line KL)
 TASKS = ("sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL", "vae_lower_bound",
          "adam_init", "adam_step", "generate_from_prior", "reconstruct", "interpolate")
+IMAGE_WORDS = {"3.1": ("sampl", "prior", "generat", "muestra", "chantillon"), "3.2": ("recon", "rekon"),
+               "3.3": ("interp",)}   # Task 3's images by a word of their file's name, in students' languages too
 
 
 # ---------------------------------------------------------------------------
@@ -214,7 +216,6 @@ PRACTICAL = {"3.1": ("samples.png", "the practical's Task 3.1: 25 samples from t
 def student_images(json_dir, ident):
     """The images of a submission (grade-class's figures/ID/: those the grading drew or its run
     saved, and the PNGs it handed in), each beside the practical's figure."""
-    from grading.excerpts import IMAGE_WORDS
     folder = Path(json_dir) / "figures" / ident
     out = []
     for path in sorted(folder.glob("*.png")) if folder.is_dir() else []:

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from grading import api, casemaker, layout, results, sandbox, submission as gs
+from grading.feedback import is_png, png_size
 from grading.gradebook import cell   # one escaping for every CSV the teacher opens
 from plotting import atomic_write
 
@@ -91,7 +92,6 @@ def keep_handed_in_images(folder, target):
     target/handed-in-NAME.png for the review and the feedback, beside what the grading drew. Only
     plain files with a PNG's header and a sane size, in the folder holding vae.py or one below it,
     nothing hidden, never through a link. They are shown, never graded. Returns how many."""
-    from grading.feedback import is_png, png_size
     found, _ = layout.find_submission(folder)
     kept, names = 0, set()
     for path in sorted(found.glob("*.png")) + sorted(found.glob("*/*.png")):

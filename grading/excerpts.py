@@ -9,33 +9,40 @@ whose file name says which it is ("sampl", "recon", "interp"), with the statemen
 that computed what it saves (all that follows training where no file name says). Where the code
 is laid out otherwise, the whole main block is shown."""
 import ast
+from typing import NamedTuple
 
 from grading import layout
+from grading.class_report import IMAGE_WORDS, TASKS
+from grading.results import load_points
+from grading.worker.given import GIVEN
+from grading.worker.imports import is_main_check
 
-FILES = ("vae.py", "adam.py")
-MAX_BYTES = 1 << 20   # a bigger file is not a script a student wrote: not shown
 GRADIENTS = {"grad", "value_and_grad", "elementwise_grad", "grad_and_aux", "jacobian"}
 SAVES = {"save_images", "savefig", "imsave", "imwrite", "save_image", "plot_images"}
-IMAGE_WORDS = {"3.1": ("sampl", "prior", "generat", "muestra", "chantillon"), "3.2": ("recon", "rekon"),
-               "3.3": ("interp",)}   # in a file name; students name files in their own language too
-HANDOUT_FUNCTIONS = {"sigmoid", "relu", "neural_net_predict", "init_net_params", "load_mnist", "save_images",
-                     "sample_latent_variables_from_posterior", "bernoulli_log_prob", "compute_KL",
-                     "vae_lower_bound", "adam_init", "adam_step", "generate_from_prior", "reconstruct", "interpolate"}
-WHAT = {"2.1": "ADAM's set-up", "2.2": "ADAM's update", "3.1": "the samples", "3.2": "the reconstructions",
-        "3.3": "the interpolations"}
+HANDOUT_FUNCTIONS = set(TASKS) | set(GIVEN) | {"init_net_params", "load_mnist", "save_images"}
+WHAT = {p["part"]: p["work"] for p in load_points()["parts"] if "work" in p}   # "2.2": "ADAM's update"
 
 
-class Excerpt:
+class Excerpt(NamedTuple):
     """file: the file's name, or None; text: the lines to show, numbered; what: one line saying
     what they are; whole: the code they are taken from (numbered), where, what it is, else ''."""
-
-    def __init__(self, file, text, what, whole="", where=""):
-        self.file, self.text, self.what, self.whole, self.where = file, text, what, whole, where
+    file: object
+    text: str
+    what: str
+    whole: str = ""
+    where: str = ""
 
 
 def part_code(graded_dir, part, function, observed):
-    """The student's code for a part: an Excerpt."""
-    for name, text in sources(graded_dir):
+    """The student's code for a part: an Excerpt. vae.py and adam.py are read as graded
+    (layout.script: in the folder or the one sub-folder that holds them, or a notebook's script)."""
+    folder, _ = layout.find_submission(graded_dir)
+    for name in ("vae.py", "adam.py"):
+        found = layout.script(folder / name)
+        if found is None:
+            continue
+        text, shown = found
+        shown = str((folder / shown).relative_to(graded_dir))   # hand-in/vae.py, a sub-folder's
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -44,41 +51,20 @@ def part_code(graded_dir, part, function, observed):
         if not observed:
             node = _function(tree, function)
             if node is not None:
-                return Excerpt(name, numbered(lines, [_span(node)]), "the function %s" % function)
+                return Excerpt(shown, numbered(lines, [_span(node)]), "the function %s" % function)
             continue
-        body, where = main_statements(tree)
-        if not body:
-            continue
-        whole = numbered(lines, [(body[0].lineno, body[-1].end_lineno)])
-        chosen = observed_statements(body, part)
-        if chosen:
-            chosen += helpers(tree, body, chosen)
-            return Excerpt(name, numbered(lines, [_span(s, lines) for s in chosen]),
-                           "%s: the lines of %s that did it" % (WHAT.get(part, part), where), whole, where)
-        return Excerpt(name, whole, "%s, which does this part (its lines could not be told apart)" % where)
+        for body, where in main_statements(tree):
+            chosen = observed_statements(body, part)
+            if chosen:
+                chosen += helpers(tree, body, chosen)
+                return Excerpt(shown, numbered(lines, [_span(s, lines) for s in chosen]),
+                               "%s: the lines of %s that did it" % (WHAT.get(part, part), where),
+                               numbered(lines, [(body[0].lineno, body[-1].end_lineno)]), where)
+        body, where = main_statements(tree)[0]
+        if body:
+            return Excerpt(shown, numbered(lines, [(body[0].lineno, body[-1].end_lineno)]),
+                           "%s, which does this part (its lines could not be told apart)" % where)
     return Excerpt(None, "(no code for %s found in the submission)" % function, "nothing found")
-
-
-def sources(graded_dir):
-    """[(file's name, text)] of vae.py and adam.py as graded: in the folder or the one sub-folder
-    that holds them, or the script a notebook stands for."""
-    folder, _ = layout.find_submission(graded_dir)
-    found = []
-    for name in FILES:
-        path = folder / name
-        try:
-            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_BYTES:
-                found.append((str(path.relative_to(graded_dir)), path.read_text(errors="replace")))
-        except (OSError, ValueError):
-            pass
-    notebook = layout.find_notebook(folder) if not found else None
-    if notebook is not None:
-        try:
-            for name, text in layout.notebook_scripts(notebook).items():
-                found.append(("%s (as the grader turned it into %s)" % (notebook.relative_to(graded_dir), name), text))
-        except Exception:   # a notebook the grading could not read either: its report says so
-            pass
-    return found
 
 
 def _function(tree, name):
@@ -91,20 +77,16 @@ def _function(tree, name):
 
 
 def main_statements(tree):
-    """(statements, how to name them): the `if __name__ == "__main__":` block's body (or, where it
-    only calls a function of the module, that function's body), else the module's own code."""
-    for node in reversed(tree.body):
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
-            body = node.body
-            if len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Call) \
-                    and isinstance(body[0].value.func, ast.Name):
-                called = _function(tree, body[0].value.func.id)
-                if called is not None:
-                    return called.body, "%s(), which the main block calls" % called.name
-            return body, "the main block"
-    code = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))
-            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
-    return code, "the module's code"
+    """[(statements, how to name them)] an observed run may have trained in, as the worker runs
+    them (grading/worker/imports.py): the main blocks' bodies (or, where the block only calls a
+    function of the module, its body); then the module's own code, main blocks spliced in."""
+    main = [n for node in tree.body if is_main_check(node) for n in node.body]
+    if len(main) == 1 and isinstance(main[0], ast.Expr) and isinstance(main[0].value, ast.Call) \
+            and isinstance(main[0].value.func, ast.Name) and _function(tree, main[0].value.func.id) is not None:
+        called = _function(tree, main[0].value.func.id)
+        return [(called.body, "%s(), which the main block calls" % called.name)]
+    module = [n for node in tree.body for n in (node.body if is_main_check(node) else [node])]
+    return ([(main, "the main block")] if main else []) + [(module, "the module's code")]
 
 
 def observed_statements(body, part):
@@ -120,7 +102,7 @@ def observed_statements(body, part):
     if part == "2.1":
         updates = [s for s in ast.walk(loop) if isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign))]
         in_loop = set().union(*(_stores(s) for s in updates))
-        state = in_loop & set().union(set(), *(_stores(s) for s in before))      # m, v, t, the parameters
+        state = in_loop & set().union(*(_stores(s) for s in before))      # m, v, t, the parameters
         rates = {n for s in updates if _stores(s) & state for n in _reads(s)} - in_loop   # beta1, alpha, ...
         return [s for s in before if _stores(s) & (state | rates)]
     words = IMAGE_WORDS.get(part)
@@ -204,9 +186,17 @@ def _contains(outer, inner):
 
 
 def _stores(statement):
-    """The names a statement binds or changes (x = ..., x[i] = ..., x += ..., for x in ..., def x)."""
-    names = set()
-    for node in ast.walk(statement):
+    """The names a statement binds or changes (x = ..., x[i] = ..., x += ..., for x in ..., def x):
+    of a definition, its name only (what its body assigns is its own)."""
+    names, nodes = set(), [statement]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        nodes.extend(ast.iter_child_nodes(node))
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)
         elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
@@ -215,8 +205,6 @@ def _stores(statement):
                 base = base.value
             if isinstance(base, ast.Name):
                 names.add(base.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
     return names
 
 
@@ -242,7 +230,7 @@ def _free(statements, bound):
             free |= loads(s.test) | _free(s.body, set(bound)) | _free(s.orelse, set(bound))
         elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)):
             local = {a.arg for a in ast.walk(s.args) if isinstance(a, ast.arg)} | \
-                set().union(set(), *(_stores(b) for b in s.body))
+                set().union(*(_stores(b) for b in s.body))
             free |= {n for b in s.body for n in loads(b)} - local
             bound.add(s.name)
         elif isinstance(s, ast.Assign) or isinstance(s, ast.AnnAssign):

@@ -229,6 +229,7 @@ def summarise(result, overrides=None, table=None):
         override = overrides.get(p["part"])
         parts.append({
             "part": p["part"], "task": p["task"], "function": p["function"], "file": p.get("file", ""),
+            "work": p.get("work"),
             "maximum": maxima[p["part"]], "auto": auto if graded else None, "override": override,
             "points": override["points"] if override else (auto if graded else None),
             "status": ("not graded" if not graded else "not attempted" if untouched else
@@ -318,9 +319,9 @@ def part_heading(p):
 
 
 def observed_name(p):
-    """A part of a script graded by watching it run: its work, not a function it never wrote."""
-    from grading.excerpts import WHAT
-    return "%s, in your script's main block" % WHAT.get(p["part"], "this part")
+    """A part of a script graded by watching it run: its work (points.json), not a function it
+    never wrote."""
+    return "%s, in your script's main block" % (p["work"] or "this part")
 
 
 def part_line(p):

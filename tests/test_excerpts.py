@@ -174,3 +174,37 @@ def test_a_students_own_helper_comes_with_the_lines_that_call_it(tmp_path):
     assert "def objective" not in update and "def neural_net_predict" not in update
     drawn = excerpts.part_code(tmp_path, "3.1", "generate_from_prior", True).text
     assert "def draw(gen_params)" in drawn and "npr.randn(25" in drawn and "def my_adam" not in drawn
+
+
+def test_a_function_that_assigns_adams_names_inside_is_not_adams_set_up(tmp_path):
+    """A definition binds its name only: a helper whose body sets its own m, v and t is not part
+    of what the main block set up before training."""
+    text = (ORIGINAL / "vae.py").read_text()
+    assert "    # ADAM parameters\n" in text
+    text = text.replace("    # ADAM parameters\n", textwrap.indent(textwrap.dedent("""\
+        def moments_of(x):
+            m = np.mean(x)
+            v = np.var(x)
+            t = len(x)
+            return m, v, t
+
+        # ADAM parameters
+        """), "    "), 1)
+    (tmp_path / "vae.py").write_text(text)
+    setup = excerpts.part_code(tmp_path, "2.1", "adam_init", True).text
+    assert "m = np.zeros_like" in setup and "def moments_of" not in setup and "np.var" not in setup
+
+
+def test_training_at_module_level_and_task_3_in_a_main_block_are_read_as_the_worker_runs_them(tmp_path):
+    """The worker runs such a script's module code with its main block spliced in: so does the
+    excerpt, rather than looking for the training in the main block alone."""
+    variant = VARIANTS["original_descent"]
+    variant.layout, original = "module", variant.layout
+    try:
+        variant.write(tmp_path)
+    finally:
+        variant.layout = original
+    head, task3 = (tmp_path / "vae.py").read_text().split("# We obtain the final trained parameters\n")
+    (tmp_path / "vae.py").write_text(head + "if __name__ == '__main__':\n" + textwrap.indent(task3, "    "))
+    check(tmp_path)
+    assert "the module's code" in excerpts.part_code(tmp_path, "3.2", "reconstruct", True).what

@@ -9,6 +9,7 @@ docs/feedback_page.png. Needs selenium, chromium and chromium-driver, which grad
 """
 import argparse
 import base64
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-import original_variants  # noqa: E402
+
+
+def original_variants():
+    """tests/fixtures/original_variants.py, loaded by its path (a fixture, not a package)."""
+    spec = importlib.util.spec_from_file_location("original_variants", ROOT / "tests" / "fixtures" / "original_variants.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def photograph(driver, out, width=1100, most=1700):
@@ -44,7 +51,7 @@ def main(argv=None):
     teacher = [sys.executable, "-m", "grading"]
     with tempfile.TemporaryDirectory(prefix="review-shots-") as base:
         base = Path(base)
-        variants = {v.name: v for v in original_variants.ORIGINAL_VARIANTS}
+        variants = {v.name: v for v in original_variants().ORIGINAL_VARIANTS}
         variants["original_descent"].write(base / "subs" / "dee")
         shutil.copy(ROOT / "docs" / "default" / "samples.png", base / "subs" / "dee")   # her own run's
         variants["original_right"].write(base / "subs" / "bob")

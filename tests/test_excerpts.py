@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from grading import excerpts
-from original_variants import ORIGINAL, ORIGINAL_VARIANTS  # tests/fixtures, on sys.path: tests/conftest.py
+from original_variants import ORIGINAL, ORIGINAL_VARIANTS, OriginalVariant  # tests/fixtures, on sys.path: tests/conftest.py
 
 VARIANTS = {v.name: v for v in ORIGINAL_VARIANTS}
 PARTS = ("2.1", "2.2", "3.1", "3.2", "3.3")
@@ -51,12 +51,7 @@ def test_each_part_of_the_original_layout_shows_its_own_lines_numbered_as_in_the
 
 @pytest.mark.parametrize("layout", ["module", "subfolder"])
 def test_module_level_code_and_a_sub_folder_are_found_alike(tmp_path, layout):
-    variant = VARIANTS["original_descent"]
-    variant.layout, original = layout, variant.layout
-    try:
-        variant.write(tmp_path)
-    finally:
-        variant.layout = original
+    OriginalVariant("descent", VARIANTS["original_descent"].replace, layout=layout).write(tmp_path)
     check(tmp_path, "hand-in/practical/vae.py" if layout == "subfolder" else "vae.py")
 
 
@@ -75,21 +70,15 @@ def test_a_notebook_on_the_original_handout_shows_its_cells_as_the_grader_ran_th
 
 
 def test_file_names_in_the_students_language_are_told_apart(tmp_path):
-    text = (ORIGINAL / "vae.py").read_text()
-    for old, new in (('"samples.png"', '"muestras.png"'), ('"reconstructions.png"', '"reconstrucciones.png"'),
-                     ('"interpolation_%d.png"', '"interpolacion_%d.png"')):
-        text = text.replace(old, new)
-    (tmp_path / "vae.py").write_text(text)
+    OriginalVariant("spanish", [('"samples.png"', '"muestras.png"'), ('"reconstructions.png"', '"reconstrucciones.png"'),
+                                ('"interpolation_%d.png"', '"interpolacion_%d.png"')]).write(tmp_path)
     code = excerpts.part_code(tmp_path, "3.2", "reconstruct", True)
     assert "reconstrucciones.png" in code.text and "muestras" not in code.text
 
 
 def test_saves_no_file_name_tells_apart_show_all_that_follows_training(tmp_path):
-    text = (ORIGINAL / "vae.py").read_text()
-    for old, new in (('"samples.png"', '"a.png"'), ('"reconstructions.png"', '"b.png"'),
-                     ('"interpolation_%d.png"', '"c_%d.png"')):
-        text = text.replace(old, new)
-    (tmp_path / "vae.py").write_text(text)
+    OriginalVariant("letters", [('"samples.png"', '"a.png"'), ('"reconstructions.png"', '"b.png"'),
+                                ('"interpolation_%d.png"', '"c_%d.png"')]).write(tmp_path)
     code = excerpts.part_code(tmp_path, "3.1", "generate_from_prior", True)
     assert all(name in code.text for name in ('"a.png"', '"b.png"', '"c_%d.png"'))
     assert "m_hat" not in code.text and "load_mnist" not in code.text
@@ -145,16 +134,12 @@ def test_every_original_variant_gets_a_short_excerpt_for_every_part(tmp_path):
 def test_a_students_own_helper_comes_with_the_lines_that_call_it(tmp_path):
     """ADAM's update as a function of the module, the samples as one defined in the main block:
     each shown with the loop or save that calls it; the objective and the handout's functions not."""
-    text = (ORIGINAL / "vae.py").read_text()
     update = ("            m = beta1 * m + (1 - beta1) * grad\n"
               "            v = beta2 * v + (1 - beta2) * grad ** 2\n"
               "            m_hat = m / (1 - beta1 ** t)\n"
               "            v_hat = v / (1 - beta2 ** t)\n"
               "            flattened_current_params = flattened_current_params + alpha * m_hat / (np.sqrt(v_hat) + epsilon)\n")
-    assert update in text
-    text = text.replace(update, "            flattened_current_params, m, v = my_adam(flattened_current_params, grad, m, v, t,"
-                                " alpha, beta1, beta2, epsilon)\n")
-    text = text.replace("if __name__ == '__main__':\n", textwrap.dedent("""\
+    helper = textwrap.dedent("""\
         def my_adam(x, g, m, v, t, alpha, beta1, beta2, eps):
             m = beta1 * m + (1 - beta1) * g
             v = beta2 * v + (1 - beta2) * g ** 2
@@ -162,13 +147,15 @@ def test_a_students_own_helper_comes_with_the_lines_that_call_it(tmp_path):
 
 
         if __name__ == '__main__':
-        """), 1)
+        """)
     samples = '    z = npr.randn(25, latent_dim)\n    save_images(sigmoid(neural_net_predict(gen_params, z)), "samples.png", ims_per_row=5)\n'
-    assert samples in text
-    text = text.replace(samples, "    def draw(gen_params):\n        z = npr.randn(25, latent_dim)\n"
-                                 "        return sigmoid(neural_net_predict(gen_params, z))\n\n"
-                                 '    save_images(draw(gen_params), "samples.png", ims_per_row=5)\n')
-    (tmp_path / "vae.py").write_text(text)
+    OriginalVariant("helpers", [
+        (update, "            flattened_current_params, m, v = my_adam(flattened_current_params, grad, m, v, t,"
+                 " alpha, beta1, beta2, epsilon)\n"),
+        ("if __name__ == '__main__':\n", helper),
+        (samples, "    def draw(gen_params):\n        z = npr.randn(25, latent_dim)\n"
+                  "        return sigmoid(neural_net_predict(gen_params, z))\n\n"
+                  '    save_images(draw(gen_params), "samples.png", ims_per_row=5)\n')]).write(tmp_path)
     update = excerpts.part_code(tmp_path, "2.2", "adam_step", True).text
     assert "def my_adam" in update and "my_adam(flattened_current_params" in update
     assert "def objective" not in update and "def neural_net_predict" not in update
@@ -179,9 +166,7 @@ def test_a_students_own_helper_comes_with_the_lines_that_call_it(tmp_path):
 def test_a_function_that_assigns_adams_names_inside_is_not_adams_set_up(tmp_path):
     """A definition binds its name only: a helper whose body sets its own m, v and t is not part
     of what the main block set up before training."""
-    text = (ORIGINAL / "vae.py").read_text()
-    assert "    # ADAM parameters\n" in text
-    text = text.replace("    # ADAM parameters\n", textwrap.indent(textwrap.dedent("""\
+    OriginalVariant("moments", [("    # ADAM parameters\n", textwrap.indent(textwrap.dedent("""\
         def moments_of(x):
             m = np.mean(x)
             v = np.var(x)
@@ -189,8 +174,7 @@ def test_a_function_that_assigns_adams_names_inside_is_not_adams_set_up(tmp_path
             return m, v, t
 
         # ADAM parameters
-        """), "    "), 1)
-    (tmp_path / "vae.py").write_text(text)
+        """), "    "))]).write(tmp_path)
     setup = excerpts.part_code(tmp_path, "2.1", "adam_init", True).text
     assert "m = np.zeros_like" in setup and "def moments_of" not in setup and "np.var" not in setup
 
@@ -198,12 +182,7 @@ def test_a_function_that_assigns_adams_names_inside_is_not_adams_set_up(tmp_path
 def test_training_at_module_level_and_task_3_in_a_main_block_are_read_as_the_worker_runs_them(tmp_path):
     """The worker runs such a script's module code with its main block spliced in: so does the
     excerpt, rather than looking for the training in the main block alone."""
-    variant = VARIANTS["original_descent"]
-    variant.layout, original = "module", variant.layout
-    try:
-        variant.write(tmp_path)
-    finally:
-        variant.layout = original
+    OriginalVariant("module", layout="module").write(tmp_path)
     head, task3 = (tmp_path / "vae.py").read_text().split("# We obtain the final trained parameters\n")
     (tmp_path / "vae.py").write_text(head + "if __name__ == '__main__':\n" + textwrap.indent(task3, "    "))
     check(tmp_path)
